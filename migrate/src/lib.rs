@@ -1,0 +1,1 @@
+//! ZooKeeper-mode to KRaft migration. Not implemented yet: see README.md.

@@ -1,0 +1,1 @@
+//! Operator tools (kafka-topics, zkCli-style shell, ...). Not implemented yet: see issue 5 and README.md.

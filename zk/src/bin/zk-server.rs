@@ -1,0 +1,81 @@
+//! `zk-server zoo.cfg` (as QuorumPeerMain) or `zk-server PORT DATADIR [TICKTIME] [MAXCNXNS]`
+//! (as ZooKeeperServerMain). Logs to stderr; SIGTERM or SIGINT stops it cleanly.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use zk::config::Config;
+
+fn usage() -> ExitCode {
+    eprintln!("usage: zk-server CONFIG_FILE | zk-server PORT DATADIR [TICKTIME] [MAXCNXNS]");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ZKRAFT_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cfg = match args.as_slice() {
+        [] => return usage(),
+        [h] if h == "-h" || h == "--help" => return usage(),
+        [v] if v == "--version" => {
+            println!("{}", zk::fourletter::full_version());
+            return ExitCode::SUCCESS;
+        }
+        [file] => Config::load(&PathBuf::from(file)),
+        [port, dir, rest @ ..] if rest.len() <= 2 => {
+            let mut text = format!("clientPort={port}\ndataDir={dir}\n");
+            if let Some(t) = rest.first() {
+                text.push_str(&format!("tickTime={t}\n"));
+            }
+            if let Some(m) = rest.get(1) {
+                text.push_str(&format!("maxClientCnxns={m}\n"));
+            }
+            Config::parse(&text)
+        }
+        _ => return usage(),
+    };
+    let cfg = match cfg {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("zk-server: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if cfg.is_distributed() {
+        eprintln!("zk-server: quorum mode (server.N entries with more than one voter) is not supported yet; remove the server.N lines to run standalone");
+        return ExitCode::from(1);
+    }
+    let running = match zk::server::start(cfg) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("zk-server: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    wait_for_signal();
+    tracing::info!("shutting down");
+    running.stop();
+    ExitCode::SUCCESS
+}
+
+fn wait_for_signal() {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(_) => return,
+    };
+    rt.block_on(async {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return,
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    });
+}

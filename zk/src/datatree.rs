@@ -1,0 +1,740 @@
+//! The data tree: znodes, their stats, the ACL cache, ephemeral/container/TTL indexes and
+//! the tree digest, with transactions applied exactly as ZooKeeper 3.8's `DataTree` does.
+//!
+//! Applying a txn reports which watches it triggers (`Trigger`); the watch manager turns
+//! those into events. No I/O and no clocks here.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use crate::jute::{Acl, Buffer, Id, Stat, StatPersisted};
+use crate::path;
+use crate::proto::{err, perm, EphemeralKind, CONTAINER_EPHEMERAL_OWNER, MAX_TTL, TTL_MASK};
+use crate::txn::TxnBody;
+
+/// One znode.
+#[derive(Debug, Clone, Default)]
+pub struct Node {
+    pub data: Buffer,
+    /// Index into the ACL cache; -1 is OPEN_ACL_UNSAFE and is never stored.
+    pub acl: i64,
+    pub stat: StatPersisted,
+    pub children: HashSet<Box<str>>,
+}
+
+/// A watch trigger produced by applying a txn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    Created(String),
+    Deleted(String),
+    DataChanged(String),
+}
+
+/// A node as it was before a multi sub-op, for rollback.
+#[derive(Debug, Clone)]
+pub struct SavedNode {
+    path: String,
+    node: Option<Node>,
+    acl: Vec<Acl>,
+}
+
+/// The outcome of one applied (sub-)transaction, as `ProcessTxnResult`.
+#[derive(Debug, Clone, Default)]
+pub struct TxnResult {
+    pub err: i32,
+    pub path: String,
+    pub stat: Option<Stat>,
+    /// The sub-op type for multi results.
+    pub ty: i32,
+    pub multi: Vec<TxnResult>,
+}
+
+/// `ReferenceCountedACLCache`: ACL lists shared by index, as stored in snapshots.
+#[derive(Debug, Default, Clone)]
+pub struct AclCache {
+    by_index: HashMap<i64, (Vec<Acl>, u64)>,
+    by_acl: HashMap<Vec<Acl>, i64>,
+    next: i64,
+}
+
+/// The ACL stored for index -1.
+pub fn open_acl_unsafe() -> Vec<Acl> {
+    vec![Acl { perms: perm::ALL, id: Id { scheme: "world".into(), id: "anyone".into() } }]
+}
+
+impl AclCache {
+    /// Returns the index for `acl`, adding one usage.
+    pub fn convert(&mut self, acl: &[Acl]) -> i64 {
+        if let Some(&i) = self.by_acl.get(acl) {
+            if let Some(e) = self.by_index.get_mut(&i) {
+                e.1 += 1;
+            }
+            return i;
+        }
+        self.next += 1;
+        let i = self.next;
+        self.by_index.insert(i, (acl.to_vec(), 1));
+        self.by_acl.insert(acl.to_vec(), i);
+        i
+    }
+
+    pub fn get(&self, index: i64) -> Vec<Acl> {
+        if index == -1 {
+            return open_acl_unsafe();
+        }
+        self.by_index.get(&index).map(|e| e.0.clone()).unwrap_or_default()
+    }
+
+    /// Borrowing form of `get` for checks on the hot path; `None` means OPEN_ACL_UNSAFE.
+    pub fn lookup(&self, index: i64) -> Option<&[Acl]> {
+        if index == -1 {
+            return None;
+        }
+        Some(self.by_index.get(&index).map(|e| e.0.as_slice()).unwrap_or(&[]))
+    }
+
+    pub fn remove_usage(&mut self, index: i64) {
+        if index == -1 {
+            return;
+        }
+        let gone = match self.by_index.get_mut(&index) {
+            Some(e) => {
+                e.1 = e.1.saturating_sub(1);
+                e.1 == 0
+            }
+            None => false,
+        };
+        if gone {
+            if let Some((acl, _)) = self.by_index.remove(&index) {
+                self.by_acl.remove(&acl);
+            }
+        }
+    }
+
+    /// Loads the cache from a snapshot; usages are counted as nodes load.
+    pub fn load(&mut self, entries: Vec<(i64, Vec<Acl>)>) {
+        self.by_index.clear();
+        self.by_acl.clear();
+        self.next = 0;
+        for (i, acl) in entries {
+            self.next = self.next.max(i);
+            self.by_acl.insert(acl.clone(), i);
+            self.by_index.insert(i, (acl, 0));
+        }
+    }
+
+    fn add_usage(&mut self, index: i64) {
+        if let Some(e) = self.by_index.get_mut(&index) {
+            e.1 += 1;
+        }
+    }
+
+    /// Drops entries no node uses (after a snapshot load).
+    pub fn purge_unused(&mut self) {
+        let unused: Vec<i64> = self.by_index.iter().filter(|(_, e)| e.1 == 0).map(|(i, _)| *i).collect();
+        for i in unused {
+            if let Some((acl, _)) = self.by_index.remove(&i) {
+                self.by_acl.remove(&acl);
+            }
+        }
+    }
+
+    /// Entries in index order, for snapshots.
+    pub fn entries(&self) -> Vec<(i64, Vec<Acl>)> {
+        let mut v: Vec<_> = self.by_index.iter().map(|(i, e)| (*i, e.0.clone())).collect();
+        v.sort_by_key(|e| e.0);
+        v
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_index.is_empty()
+    }
+}
+
+/// CRC32 digest of one node (`DigestCalculator.calculateDigest`, version 2).
+pub fn node_digest(path: &str, data: Option<&[u8]>, s: &StatPersisted) -> u64 {
+    if path.starts_with("/zookeeper/") {
+        return 0;
+    }
+    let p = if path == "/" { "" } else { path };
+    let mut h = crc32fast::Hasher::new();
+    h.update(p.as_bytes());
+    if let Some(d) = data {
+        h.update(d);
+    }
+    let mut b = [0u8; 60];
+    b[0..8].copy_from_slice(&s.czxid.to_be_bytes());
+    b[8..16].copy_from_slice(&s.mzxid.to_be_bytes());
+    b[16..24].copy_from_slice(&s.pzxid.to_be_bytes());
+    b[24..32].copy_from_slice(&s.ctime.to_be_bytes());
+    b[32..40].copy_from_slice(&s.mtime.to_be_bytes());
+    b[40..44].copy_from_slice(&s.version.to_be_bytes());
+    b[44..48].copy_from_slice(&s.cversion.to_be_bytes());
+    b[48..52].copy_from_slice(&s.aversion.to_be_bytes());
+    b[52..60].copy_from_slice(&s.ephemeral_owner.to_be_bytes());
+    h.update(&b);
+    h.finalize() as u64
+}
+
+/// The tree.
+#[derive(Debug)]
+pub struct DataTree {
+    nodes: HashMap<String, Node>,
+    pub acls: AclCache,
+    ephemerals: HashMap<i64, BTreeSet<String>>,
+    containers: HashSet<String>,
+    ttls: HashSet<String>,
+    /// Sessions and their timeouts (the tree owns them so snapshots are consistent).
+    pub sessions: HashMap<i64, i32>,
+    pub last_processed_zxid: i64,
+    digest: u64,
+    data_size: i64,
+    /// Whether TTL markers are honoured (`zookeeper.extendedTypesEnabled`).
+    pub extended_types: bool,
+}
+
+impl Default for DataTree {
+    fn default() -> Self {
+        Self::new(false)
+    }
+}
+
+impl DataTree {
+    /// A fresh tree: "/", "/zookeeper", "/zookeeper/quota" and "/zookeeper/config".
+    pub fn new(extended_types: bool) -> Self {
+        let mut t = DataTree {
+            nodes: HashMap::new(),
+            acls: AclCache::default(),
+            ephemerals: HashMap::new(),
+            containers: HashSet::new(),
+            ttls: HashSet::new(),
+            sessions: HashMap::new(),
+            last_processed_zxid: 0,
+            digest: 0,
+            data_size: 0,
+            extended_types,
+        };
+        let empty = || Node { data: Some(Vec::new()), acl: -1, ..Default::default() };
+        t.insert("/".into(), empty());
+        t.insert("/zookeeper".into(), empty());
+        t.insert("/zookeeper/quota".into(), empty());
+        t.insert("/zookeeper/config".into(), empty());
+        t.link_child("/", "zookeeper");
+        t.link_child("/zookeeper", "quota");
+        t.link_child("/zookeeper", "config");
+        // The config node is READ-only for everyone, set with version -1 (aversion -1).
+        let read = vec![Acl { perms: perm::READ, id: Id { scheme: "world".into(), id: "anyone".into() } }];
+        let idx = t.acls.convert(&read);
+        if let Some(n) = t.nodes.get_mut("/zookeeper/config") {
+            n.acl = idx;
+            n.stat.aversion = -1;
+        }
+        t
+    }
+
+    fn link_child(&mut self, parent: &str, child: &str) {
+        if let Some(p) = self.nodes.get_mut(parent) {
+            p.children.insert(child.into());
+        }
+    }
+
+    fn insert(&mut self, path: String, node: Node) {
+        self.digest = self.digest.wrapping_add(node_digest(&path, node.data.as_deref(), &node.stat));
+        self.data_size += (path.len() + node.data.as_ref().map_or(0, |d| d.len())) as i64;
+        self.nodes.insert(path, node);
+    }
+
+    /// Runs `f` on a node while keeping the digest right.
+    fn modify<R>(&mut self, path: &str, f: impl FnOnce(&mut Node) -> R) -> Option<R> {
+        let n = self.nodes.get_mut(path)?;
+        let before = node_digest(path, n.data.as_deref(), &n.stat);
+        let old_len = n.data.as_ref().map_or(0, |d| d.len()) as i64;
+        let r = f(n);
+        let after = node_digest(path, n.data.as_deref(), &n.stat);
+        let new_len = n.data.as_ref().map_or(0, |d| d.len()) as i64;
+        self.digest = self.digest.wrapping_sub(before).wrapping_add(after);
+        self.data_size += new_len - old_len;
+        Some(r)
+    }
+
+    pub fn get(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(path)
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// The tree digest (sum of node digests), as `DataTree.getTreeDigest`.
+    pub fn digest(&self) -> i64 {
+        self.digest as i64
+    }
+
+    /// Bytes of paths and data, as `approximateDataSize`.
+    pub fn approximate_data_size(&self) -> i64 {
+        self.data_size
+    }
+
+    pub fn ephemeral_count(&self) -> usize {
+        self.ephemerals.values().map(|s| s.len()).sum()
+    }
+
+    pub fn ephemerals_of(&self, session: i64) -> Vec<String> {
+        self.ephemerals.get(&session).map(|s| s.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    /// All sessions that own ephemerals, with their paths.
+    pub fn all_ephemerals(&self) -> Vec<(i64, Vec<String>)> {
+        let mut v: Vec<_> = self.ephemerals.iter().map(|(s, p)| (*s, p.iter().cloned().collect())).collect();
+        v.sort();
+        v
+    }
+
+    pub fn containers(&self) -> Vec<String> {
+        self.containers.iter().cloned().collect()
+    }
+
+    pub fn ttls(&self) -> Vec<String> {
+        self.ttls.iter().cloned().collect()
+    }
+
+    /// The client-visible Stat of a node (wire cversion, hidden container/TTL owner).
+    pub fn stat_of(&self, n: &Node) -> Stat {
+        let mut s = Stat::from(&n.stat);
+        let nc = n.children.len() as i32;
+        s.cversion = n.stat.cversion.wrapping_mul(2).wrapping_sub(nc);
+        s.num_children = nc;
+        s.data_length = n.data.as_ref().map_or(0, |d| d.len() as i32);
+        s.ephemeral_owner = match EphemeralKind::of(n.stat.ephemeral_owner, self.extended_types) {
+            EphemeralKind::Normal(o) => o,
+            EphemeralKind::Void => 0,
+            EphemeralKind::Container | EphemeralKind::Ttl(_) => 0,
+        };
+        s
+    }
+
+    pub fn stat(&self, path: &str) -> Option<Stat> {
+        self.nodes.get(path).map(|n| self.stat_of(n))
+    }
+
+    /// Number of all descendants (`getAllChildrenNumber`).
+    pub fn all_children_number(&self, path: &str) -> i32 {
+        if path == "/" {
+            return self.nodes.len() as i32 - 1;
+        }
+        let prefix = format!("{path}/");
+        self.nodes.keys().filter(|k| k.starts_with(&prefix)).count() as i32
+    }
+
+    fn owner_kind(&self, owner: i64) -> EphemeralKind {
+        EphemeralKind::of(owner, self.extended_types)
+    }
+
+    /// `DataTree.createNode`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_node(
+        &mut self,
+        path: &str,
+        data: Buffer,
+        acl: &[Acl],
+        owner: i64,
+        parent_cversion: i32,
+        zxid: i64,
+        time: i64,
+        triggers: &mut Vec<Trigger>,
+    ) -> Result<Stat, i32> {
+        let slash = path.rfind('/').ok_or(err::NO_NODE)?;
+        let parent_name = if slash == 0 { "/" } else { &path[..slash] };
+        let child = &path[slash + 1..];
+        match self.nodes.get(parent_name) {
+            None => return Err(err::NO_NODE),
+            Some(p) if p.children.contains(child) => return Err(err::NODE_EXISTS),
+            Some(_) => {}
+        }
+        let acl_index = self.acls.convert(acl);
+        self.modify(parent_name, |p| {
+            let cv = if parent_cversion == -1 { p.stat.cversion + 1 } else { parent_cversion };
+            if cv > p.stat.cversion {
+                p.stat.cversion = cv;
+                p.stat.pzxid = zxid;
+            }
+            p.children.insert(child.into());
+        });
+        let stat = StatPersisted {
+            czxid: zxid,
+            mzxid: zxid,
+            ctime: time,
+            mtime: time,
+            version: 0,
+            cversion: 0,
+            aversion: 0,
+            ephemeral_owner: owner,
+            pzxid: zxid,
+        };
+        let node = Node { data, acl: acl_index, stat, children: HashSet::new() };
+        let out = self.stat_of(&node);
+        self.insert(path.to_owned(), node);
+        self.index(path, owner);
+        triggers.push(Trigger::Created(path.to_owned()));
+        Ok(out)
+    }
+
+    /// `DataTree.deleteNode`.
+    pub fn delete_node(&mut self, path: &str, zxid: i64, triggers: &mut Vec<Trigger>) -> Result<(), i32> {
+        let slash = path.rfind('/').ok_or(err::NO_NODE)?;
+        let parent_name = if slash == 0 { "/" } else { &path[..slash] };
+        if path == "/" {
+            return Err(err::NO_NODE);
+        }
+        let child = &path[slash + 1..];
+        self.modify(parent_name, |p| {
+            p.children.remove(child);
+            if zxid > p.stat.pzxid {
+                p.stat.pzxid = zxid;
+            }
+        })
+        .ok_or(err::NO_NODE)?;
+        let node = self.nodes.remove(path).ok_or(err::NO_NODE)?;
+        self.digest = self.digest.wrapping_sub(node_digest(path, node.data.as_deref(), &node.stat));
+        self.data_size -= (path.len() + node.data.as_ref().map_or(0, |d| d.len())) as i64;
+        self.acls.remove_usage(node.acl);
+        self.unindex(path, node.stat.ephemeral_owner);
+        triggers.push(Trigger::Deleted(path.to_owned()));
+        Ok(())
+    }
+
+    /// `DataTree.setData`.
+    pub fn set_data(&mut self, path: &str, data: Buffer, version: i32, zxid: i64, time: i64, triggers: &mut Vec<Trigger>) -> Result<Stat, i32> {
+        self.modify(path, |n| {
+            n.data = data;
+            n.stat.mtime = time;
+            n.stat.mzxid = zxid;
+            n.stat.version = version;
+        })
+        .ok_or(err::NO_NODE)?;
+        triggers.push(Trigger::DataChanged(path.to_owned()));
+        Ok(self.stat(path).unwrap_or_default())
+    }
+
+    /// `DataTree.setACL`.
+    pub fn set_acl(&mut self, path: &str, acl: &[Acl], version: i32) -> Result<Stat, i32> {
+        let old = self.nodes.get(path).ok_or(err::NO_NODE)?.acl;
+        self.acls.remove_usage(old);
+        let idx = self.acls.convert(acl);
+        self.modify(path, |n| {
+            n.acl = idx;
+            n.stat.aversion = version;
+        });
+        Ok(self.stat(path).unwrap_or_default())
+    }
+
+    /// Applies one transaction (`DataTree.processTxn` plus the session bookkeeping of
+    /// `ZooKeeperServer.processTxn`).
+    pub fn apply(&mut self, client_id: i64, zxid: i64, time: i64, body: &TxnBody, triggers: &mut Vec<Trigger>) -> TxnResult {
+        let rc = self.apply_inner(client_id, zxid, time, body, triggers);
+        if zxid > self.last_processed_zxid {
+            self.last_processed_zxid = zxid;
+        }
+        rc
+    }
+
+    /// Applies a sub-transaction of a multi without moving lastProcessedZxid.
+    pub fn apply_sub(&mut self, client_id: i64, zxid: i64, time: i64, body: &TxnBody, triggers: &mut Vec<Trigger>) -> TxnResult {
+        self.apply_inner(client_id, zxid, time, body, triggers)
+    }
+
+    /// Remembers a node (or its absence) so a failed multi can be rolled back.
+    pub fn save(&self, path: &str) -> SavedNode {
+        let node = self.nodes.get(path).cloned();
+        let acl = node.as_ref().map(|n| self.acls.get(n.acl)).unwrap_or_default();
+        SavedNode { path: path.to_owned(), node, acl }
+    }
+
+    /// Puts a saved node back, keeping every index and the digest right.
+    pub fn restore(&mut self, s: SavedNode) {
+        if let Some(cur) = self.nodes.remove(&s.path) {
+            self.digest = self.digest.wrapping_sub(node_digest(&s.path, cur.data.as_deref(), &cur.stat));
+            self.data_size -= (s.path.len() + cur.data.as_ref().map_or(0, |d| d.len())) as i64;
+            self.acls.remove_usage(cur.acl);
+            self.unindex(&s.path, cur.stat.ephemeral_owner);
+        }
+        if let Some(mut n) = s.node {
+            if n.acl != -1 {
+                n.acl = self.acls.convert(&s.acl);
+            }
+            self.index(&s.path, n.stat.ephemeral_owner);
+            self.insert(s.path, n);
+        }
+    }
+
+    fn index(&mut self, path: &str, owner: i64) {
+        match self.owner_kind(owner) {
+            EphemeralKind::Container => {
+                self.containers.insert(path.to_owned());
+            }
+            EphemeralKind::Ttl(_) => {
+                self.ttls.insert(path.to_owned());
+            }
+            EphemeralKind::Normal(s) => {
+                self.ephemerals.entry(s).or_default().insert(path.to_owned());
+            }
+            EphemeralKind::Void => {}
+        }
+    }
+
+    fn unindex(&mut self, path: &str, owner: i64) {
+        match self.owner_kind(owner) {
+            EphemeralKind::Container => {
+                self.containers.remove(path);
+            }
+            EphemeralKind::Ttl(_) => {
+                self.ttls.remove(path);
+            }
+            EphemeralKind::Normal(s) => {
+                if let Some(set) = self.ephemerals.get_mut(&s) {
+                    set.remove(path);
+                    if set.is_empty() {
+                        self.ephemerals.remove(&s);
+                    }
+                }
+            }
+            EphemeralKind::Void => {}
+        }
+    }
+
+    fn apply_inner(&mut self, client_id: i64, zxid: i64, time: i64, body: &TxnBody, triggers: &mut Vec<Trigger>) -> TxnResult {
+        let mut rc = TxnResult { ty: body.type_code(), ..Default::default() };
+        let res: Result<(), i32> = match body {
+            TxnBody::CreateSession(t) => {
+                self.sessions.insert(client_id, t.time_out);
+                Ok(())
+            }
+            TxnBody::CloseSession(t) => {
+                let mut local = self.ephemerals.remove(&client_id).unwrap_or_default();
+                if let Some(t) = t {
+                    for p in &t.paths2_delete {
+                        local.remove(p);
+                        let _ = self.delete_ephemeral(client_id, p, zxid, triggers);
+                    }
+                }
+                for p in local {
+                    let _ = self.delete_ephemeral(client_id, &p, zxid, triggers);
+                }
+                self.sessions.remove(&client_id);
+                Ok(())
+            }
+            TxnBody::Create(t) | TxnBody::Create2(t) => {
+                rc.path = t.path.clone();
+                let owner = if t.ephemeral { client_id } else { 0 };
+                let r = self.create_node(&t.path, t.data.clone(), &t.acl, owner, t.parent_c_version, zxid, time, triggers);
+                if matches!(body, TxnBody::Create2(_)) {
+                    rc.stat = r.as_ref().ok().cloned();
+                }
+                let r = r.map(|_| ());
+                if r == Err(err::NODE_EXISTS) && matches!(body, TxnBody::Create(_)) {
+                    // Fuzzy-snapshot replay: still move the parent's cversion/pzxid forward.
+                    self.set_cversion_pzxid(&t.path, t.parent_c_version, zxid);
+                }
+                r
+            }
+            TxnBody::CreateTtl(t) => {
+                rc.path = t.path.clone();
+                let owner = TTL_MASK | (t.ttl & MAX_TTL);
+                let r = self.create_node(&t.path, t.data.clone(), &t.acl, owner, t.parent_c_version, zxid, time, triggers);
+                rc.stat = r.as_ref().ok().cloned();
+                r.map(|_| ())
+            }
+            TxnBody::CreateContainer(t) => {
+                rc.path = t.path.clone();
+                let r = self.create_node(&t.path, t.data.clone(), &t.acl, CONTAINER_EPHEMERAL_OWNER, t.parent_c_version, zxid, time, triggers);
+                rc.stat = r.as_ref().ok().cloned();
+                r.map(|_| ())
+            }
+            TxnBody::Delete(t) | TxnBody::DeleteContainer(t) => {
+                rc.path = t.path.clone();
+                self.delete_node(&t.path, zxid, triggers)
+            }
+            TxnBody::SetData(t) | TxnBody::Reconfig(t) => {
+                rc.path = t.path.clone();
+                self.set_data(&t.path, t.data.clone(), t.version, zxid, time, triggers).map(|s| rc.stat = Some(s))
+            }
+            TxnBody::SetAcl(t) => {
+                rc.path = t.path.clone();
+                self.set_acl(&t.path, &t.acl, t.version).map(|s| rc.stat = Some(s))
+            }
+            TxnBody::Error(t) => Err(t.err),
+            TxnBody::Check(t) => {
+                rc.path = t.path.clone();
+                Ok(())
+            }
+            TxnBody::Multi(subs) => {
+                let failed = subs.iter().any(|s| matches!(s, TxnBody::Error(_)));
+                let mut post_failed = false;
+                for s in subs {
+                    if matches!(s, TxnBody::Error(_)) {
+                        post_failed = true;
+                    }
+                    let sub = if failed && !matches!(s, TxnBody::Error(_)) {
+                        let ec = if post_failed { err::RUNTIME_INCONSISTENCY } else { err::OK };
+                        TxnBody::Error(crate::jute::ErrorTxn { err: ec })
+                    } else {
+                        s.clone()
+                    };
+                    let sr = self.apply_inner(client_id, zxid, time, &sub, triggers);
+                    if sr.err != 0 && rc.err == 0 {
+                        rc.err = sr.err;
+                    }
+                    rc.multi.push(sr);
+                }
+                Ok(())
+            }
+        };
+        if let Err(e) = res {
+            rc.err = e;
+        }
+        rc
+    }
+
+    fn delete_ephemeral(&mut self, session: i64, p: &str, zxid: i64, triggers: &mut Vec<Trigger>) -> Result<(), i32> {
+        let r = self.delete_node(p, zxid, triggers);
+        if r.is_err() {
+            tracing::warn!("ignoring NoNode for path {p} while removing ephemeral for dead session 0x{session:x}");
+        }
+        r
+    }
+
+    fn set_cversion_pzxid(&mut self, path: &str, parent_cversion: i32, zxid: i64) {
+        let Some(parent) = path::parent(path) else { return };
+        let parent = parent.to_owned();
+        self.modify(&parent, |p| {
+            let cv = if parent_cversion == -1 { p.stat.cversion + 1 } else { parent_cversion };
+            if cv > p.stat.cversion {
+                p.stat.cversion = cv;
+                p.stat.pzxid = zxid;
+            }
+        });
+    }
+
+    /// Visits every node in pre-order (parents before children), root first.
+    pub fn visit_preorder<'a>(&'a self, mut f: impl FnMut(&str, &'a Node)) {
+        let mut stack = vec!["/".to_owned()];
+        while let Some(p) = stack.pop() {
+            let Some(n) = self.nodes.get(&p) else { continue };
+            f(&p, n);
+            for c in &n.children {
+                stack.push(path::join(&p, c));
+            }
+        }
+    }
+
+    /// Rebuilds a tree from snapshot contents. Children are linked from paths.
+    pub fn from_snapshot(
+        extended_types: bool,
+        sessions: Vec<(i64, i32)>,
+        acls: Vec<(i64, Vec<Acl>)>,
+        nodes: Vec<(String, Buffer, i64, StatPersisted)>,
+        zxid: i64,
+    ) -> Result<Self, String> {
+        let mut t = DataTree {
+            nodes: HashMap::with_capacity(nodes.len()),
+            acls: AclCache::default(),
+            ephemerals: HashMap::new(),
+            containers: HashSet::new(),
+            ttls: HashSet::new(),
+            sessions: sessions.into_iter().collect(),
+            last_processed_zxid: zxid,
+            digest: 0,
+            data_size: 0,
+            extended_types,
+        };
+        t.acls.load(acls);
+        for (p, data, acl, stat) in nodes {
+            if p != "/" {
+                let parent = path::parent(&p).ok_or_else(|| format!("invalid path {p:?} in snapshot"))?;
+                let child = path::basename(&p).to_owned();
+                match t.nodes.get_mut(parent) {
+                    Some(pn) => {
+                        pn.children.insert(child.into());
+                    }
+                    None => return Err(format!("snapshot node {p:?} precedes its parent")),
+                }
+            }
+            if acl != -1 && t.acls.lookup(acl).is_some_and(|a| a.is_empty()) {
+                return Err(format!("snapshot node {p:?} uses unknown ACL index {acl}"));
+            }
+            t.acls.add_usage(acl);
+            t.index(&p, stat.ephemeral_owner);
+            t.insert(p, Node { data, acl, stat, children: HashSet::new() });
+        }
+        if !t.nodes.contains_key("/") {
+            return Err("snapshot has no root node".into());
+        }
+        t.acls.purge_unused();
+        Ok(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jute::CreateTxn;
+
+    fn create(t: &mut DataTree, path: &str, zxid: i64) -> TxnResult {
+        let body = TxnBody::Create2(CreateTxn { path: path.into(), data: None, acl: open_acl_unsafe(), ephemeral: false, parent_c_version: -1 });
+        t.apply(1, zxid, 1000, &body, &mut Vec::new())
+    }
+
+    #[test]
+    fn fresh_tree() {
+        let t = DataTree::new(false);
+        assert_eq!(t.node_count(), 4);
+        assert_eq!(t.all_children_number("/"), 3);
+        assert_eq!(t.stat("/zookeeper/config").unwrap().aversion, -1);
+        assert_eq!(t.stat("/").unwrap().num_children, 1);
+    }
+
+    #[test]
+    fn cversion_on_wire_counts_creates_and_deletes() {
+        let mut t = DataTree::new(false);
+        create(&mut t, "/a", 1);
+        create(&mut t, "/a/b", 2);
+        create(&mut t, "/a/c", 3);
+        t.delete_node("/a/b", 4, &mut Vec::new()).unwrap();
+        let s = t.stat("/a").unwrap();
+        assert_eq!(s.cversion, 3); // 2 creates + 1 delete
+        assert_eq!(s.num_children, 1);
+        assert_eq!(s.pzxid, 4);
+        assert_eq!(t.get("/a").unwrap().stat.cversion, 2);
+    }
+
+    #[test]
+    fn digest_tracks_changes() {
+        let mut t = DataTree::new(false);
+        let d0 = t.digest();
+        create(&mut t, "/a", 1);
+        assert_ne!(t.digest(), d0);
+        t.delete_node("/a", 2, &mut Vec::new()).unwrap();
+        // The root's pzxid/cversion changed, so the digest differs from the start,
+        // but must equal a from-scratch recomputation.
+        let mut sum = 0u64;
+        t.visit_preorder(|p, n| sum = sum.wrapping_add(node_digest(p, n.data.as_deref(), &n.stat)));
+        assert_eq!(sum as i64, t.digest());
+    }
+
+    #[test]
+    fn failed_multi_turns_into_errors() {
+        let mut t = DataTree::new(false);
+        let body = TxnBody::Multi(vec![
+            TxnBody::Create(CreateTxn { path: "/x".into(), data: None, acl: open_acl_unsafe(), ephemeral: false, parent_c_version: 1 }),
+            TxnBody::Error(crate::jute::ErrorTxn { err: err::NO_NODE }),
+            TxnBody::Error(crate::jute::ErrorTxn { err: err::RUNTIME_INCONSISTENCY }),
+        ]);
+        let rc = t.apply(1, 5, 0, &body, &mut Vec::new());
+        assert!(t.get("/x").is_none());
+        let errs: Vec<i32> = rc.multi.iter().map(|r| r.err).collect();
+        assert_eq!(errs, vec![0, err::NO_NODE, err::RUNTIME_INCONSISTENCY]);
+    }
+}
