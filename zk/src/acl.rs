@@ -11,7 +11,10 @@ use crate::proto::err;
 pub fn generate_digest(id_password: &str) -> String {
     let user = id_password.split(':').next().unwrap_or("");
     let hash = Sha1::digest(id_password.as_bytes());
-    format!("{user}:{}", base64::engine::general_purpose::STANDARD.encode(hash))
+    format!(
+        "{user}:{}",
+        base64::engine::general_purpose::STANDARD.encode(hash)
+    )
 }
 
 /// Java's `String.split(":")` drops trailing empty strings; digest ids need exactly two parts.
@@ -55,7 +58,9 @@ fn ip_is_valid(id: &str) -> bool {
 
 fn ip_matches(client: &str, acl_expr: &str) -> bool {
     let mut it = acl_expr.splitn(2, '/');
-    let Some(acl_addr) = parse_ipv4(it.next().unwrap_or("")) else { return false };
+    let Some(acl_addr) = parse_ipv4(it.next().unwrap_or("")) else {
+        return false;
+    };
     let bits = match it.next() {
         None => 32,
         Some(b) => match b.parse::<i32>() {
@@ -63,8 +68,14 @@ fn ip_matches(client: &str, acl_expr: &str) -> bool {
             _ => return false,
         },
     };
-    let Some(c) = parse_ipv4(client) else { return false };
-    let mask: u32 = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+    let Some(c) = parse_ipv4(client) else {
+        return false;
+    };
+    let mask: u32 = if bits == 0 {
+        0
+    } else {
+        u32::MAX << (32 - bits)
+    };
     (u32::from_be_bytes(c) & mask) == (u32::from_be_bytes(acl_addr) & mask)
 }
 
@@ -126,7 +137,10 @@ pub fn fixup(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, i32> {
                 // Only providers that authenticate (digest) count; ip does not.
                 if cid.scheme == "digest" {
                     any = true;
-                    out.push(Acl { perms: a.perms, id: cid.clone() });
+                    out.push(Acl {
+                        perms: a.perms,
+                        id: cid.clone(),
+                    });
                 }
             }
             if !any {
@@ -148,19 +162,33 @@ pub fn fixup(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, i32> {
 }
 
 /// Handles an auth packet: the ids to add to the connection, or AuthFailed.
-pub fn authenticate(scheme: &str, auth: &[u8], client_ip: &str, super_digest: Option<&str>) -> Result<Vec<Id>, i32> {
+pub fn authenticate(
+    scheme: &str,
+    auth: &[u8],
+    client_ip: &str,
+    super_digest: Option<&str>,
+) -> Result<Vec<Id>, i32> {
     match scheme {
         "digest" => {
             let s = String::from_utf8_lossy(auth);
             let digest = generate_digest(&s);
             let mut ids = Vec::new();
             if super_digest == Some(digest.as_str()) {
-                ids.push(Id { scheme: "super".into(), id: String::new() });
+                ids.push(Id {
+                    scheme: "super".into(),
+                    id: String::new(),
+                });
             }
-            ids.push(Id { scheme: "digest".into(), id: digest });
+            ids.push(Id {
+                scheme: "digest".into(),
+                id: digest,
+            });
             Ok(ids)
         }
-        "ip" => Ok(vec![Id { scheme: "ip".into(), id: client_ip.to_owned() }]),
+        "ip" => Ok(vec![Id {
+            scheme: "ip".into(),
+            id: client_ip.to_owned(),
+        }]),
         _ => Err(err::AUTH_FAILED),
     }
 }
@@ -174,7 +202,10 @@ pub fn client_infos(ids: &[Id]) -> Vec<ClientInfo> {
                 "ip" => id.id.clone(),
                 _ => String::new(),
             };
-            ClientInfo { auth_scheme: id.scheme.clone(), user }
+            ClientInfo {
+                auth_scheme: id.scheme.clone(),
+                user,
+            }
         })
         .collect()
 }
@@ -185,7 +216,11 @@ pub fn mask_digests(acl: Vec<Acl>) -> Vec<Acl> {
         .map(|mut a| {
             if a.id.scheme == "digest" {
                 let user = a.id.id.split(':').next().unwrap_or("").to_owned();
-                a.id.id = if a.id.id.contains(':') { format!("{user}:x") } else { a.id.id };
+                a.id.id = if a.id.id.contains(':') {
+                    format!("{user}:x")
+                } else {
+                    a.id.id
+                };
             }
             a
         })
@@ -197,36 +232,72 @@ mod tests {
     use super::*;
 
     fn acl(perms: i32, scheme: &str, id: &str) -> Acl {
-        Acl { perms, id: Id { scheme: scheme.into(), id: id.into() } }
+        Acl {
+            perms,
+            id: Id {
+                scheme: scheme.into(),
+                id: id.into(),
+            },
+        }
     }
 
     #[test]
     fn digest_matches_zookeeper() {
         // Known value from ZooKeeper's documentation examples.
-        assert_eq!(generate_digest("super:admin"), "super:xQJmxLMiHGwaqBvst5y6rkB6HQs=");
+        assert_eq!(
+            generate_digest("super:admin"),
+            "super:xQJmxLMiHGwaqBvst5y6rkB6HQs="
+        );
     }
 
     #[test]
     fn fixup_rules() {
-        let ip = vec![Id { scheme: "ip".into(), id: "127.0.0.1".into() }];
+        let ip = vec![Id {
+            scheme: "ip".into(),
+            id: "127.0.0.1".into(),
+        }];
         assert_eq!(fixup(&[], &ip), Err(err::INVALID_ACL));
         assert_eq!(fixup(&[acl(31, "auth", "")], &ip), Err(err::INVALID_ACL));
-        assert_eq!(fixup(&[acl(31, "world", "someone")], &ip), Err(err::INVALID_ACL));
-        assert_eq!(fixup(&[acl(31, "digest", "user:")], &ip), Err(err::INVALID_ACL));
+        assert_eq!(
+            fixup(&[acl(31, "world", "someone")], &ip),
+            Err(err::INVALID_ACL)
+        );
+        assert_eq!(
+            fixup(&[acl(31, "digest", "user:")], &ip),
+            Err(err::INVALID_ACL)
+        );
         assert!(fixup(&[acl(31, "digest", "u:h")], &ip).is_ok());
         assert!(fixup(&[acl(31, "ip", "10.0.0.0/8")], &ip).is_ok());
-        assert_eq!(fixup(&[acl(31, "ip", "10.0.0.0/33")], &ip), Err(err::INVALID_ACL));
+        assert_eq!(
+            fixup(&[acl(31, "ip", "10.0.0.0/33")], &ip),
+            Err(err::INVALID_ACL)
+        );
         let mut ids = ip.clone();
-        ids.push(Id { scheme: "digest".into(), id: "u:h".into() });
-        assert_eq!(fixup(&[acl(31, "auth", ""), acl(31, "auth", "")], &ids).unwrap(), vec![acl(31, "digest", "u:h")]);
+        ids.push(Id {
+            scheme: "digest".into(),
+            id: "u:h".into(),
+        });
+        assert_eq!(
+            fixup(&[acl(31, "auth", ""), acl(31, "auth", "")], &ids).unwrap(),
+            vec![acl(31, "digest", "u:h")]
+        );
     }
 
     #[test]
     fn check_rules() {
-        let ids = vec![Id { scheme: "ip".into(), id: "127.0.0.1".into() }];
+        let ids = vec![Id {
+            scheme: "ip".into(),
+            id: "127.0.0.1".into(),
+        }];
         assert!(check(None, 1, &ids, false).is_ok());
         assert!(check(Some(&[acl(1, "ip", "127.0.0.0/8")]), 1, &ids, false).is_ok());
-        assert_eq!(check(Some(&[acl(2, "ip", "127.0.0.0/8")]), 1, &ids, false), Err(err::NO_AUTH));
-        assert_eq!(check(Some(&[acl(31, "digest", "u:h")]), 1, &ids, false), Err(err::NO_AUTH));
+        assert_eq!(
+            check(Some(&[acl(2, "ip", "127.0.0.0/8")]), 1, &ids, false),
+            Err(err::NO_AUTH)
+        );
+        assert_eq!(
+            check(Some(&[acl(31, "digest", "u:h")]), 1, &ids, false),
+            Err(err::NO_AUTH)
+        );
     }
 }

@@ -9,11 +9,18 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("invalid config, line {line}: {msg}")]
     Line { line: usize, msg: String },
     #[error("invalid value for {key}: {value:?} ({msg})")]
-    Value { key: String, value: String, msg: String },
+    Value {
+        key: String,
+        value: String,
+        msg: String,
+    },
     #[error("{0}")]
     Missing(String),
     #[error("invalid myid file {path}: {msg}")]
@@ -101,31 +108,45 @@ impl Default for Config {
 
 /// The four-letter words ZooKeeper knows.
 pub const FOUR_LETTER_WORDS: &[&str] = &[
-    "conf", "cons", "crst", "dirs", "dump", "envi", "gtmk", "ruok", "stmk", "srst", "srvr", "stat", "wchc", "wchp",
-    "wchs", "mntr", "isro", "hash",
+    "conf", "cons", "crst", "dirs", "dump", "envi", "gtmk", "ruok", "stmk", "srst", "srvr", "stat",
+    "wchc", "wchp", "wchs", "mntr", "isro", "hash",
 ];
 
 fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, ConfigError> {
-    v.parse().map_err(|_| ConfigError::Value { key: key.into(), value: v.into(), msg: "not a valid number".into() })
+    v.parse().map_err(|_| ConfigError::Value {
+        key: key.into(),
+        value: v.into(),
+        msg: "not a valid number".into(),
+    })
 }
 
 fn boolean(key: &str, v: &str) -> Result<bool, ConfigError> {
     match v.to_ascii_lowercase().as_str() {
         "true" | "yes" => Ok(true),
         "false" | "no" => Ok(false),
-        _ => Err(ConfigError::Value { key: key.into(), value: v.into(), msg: "expected true or false".into() }),
+        _ => Err(ConfigError::Value {
+            key: key.into(),
+            value: v.into(),
+            msg: "expected true or false".into(),
+        }),
     }
 }
 
 fn parse_server(key: &str, id: u64, v: &str) -> Result<ServerSpec, ConfigError> {
-    let bad = |msg: &str| ConfigError::Value { key: key.into(), value: v.into(), msg: msg.into() };
+    let bad = |msg: &str| ConfigError::Value {
+        key: key.into(),
+        value: v.into(),
+        msg: msg.into(),
+    };
     let (addr, client) = match v.split_once(';') {
         Some((a, c)) => (a, Some(c)),
         None => (v, None),
     };
     let parts: Vec<&str> = addr.split(':').collect();
     if parts.len() < 3 || parts.len() > 4 {
-        return Err(bad("expected host:quorumPort:electionPort[:participant|observer]"));
+        return Err(bad(
+            "expected host:quorumPort:electionPort[:participant|observer]",
+        ));
     }
     let port = |s: &str| s.parse::<u16>().map_err(|_| bad("invalid port"));
     let observer = match parts.get(3) {
@@ -144,7 +165,14 @@ fn parse_server(key: &str, id: u64, v: &str) -> Result<ServerSpec, ConfigError> 
             None => Some(("0.0.0.0".to_owned(), port(c)?)),
         },
     };
-    Ok(ServerSpec { id, host: parts[0].to_owned(), quorum_port, election_port, observer, client_addr })
+    Ok(ServerSpec {
+        id,
+        host: parts[0].to_owned(),
+        quorum_port,
+        election_port,
+        observer,
+        client_addr,
+    })
 }
 
 impl Config {
@@ -159,7 +187,10 @@ impl Config {
             }
             // Java properties: the key ends at the first '=', ':' or whitespace.
             let Some(i) = line.find(['=', ':', ' ', '\t']) else {
-                return Err(ConfigError::Line { line: n + 1, msg: format!("no value for {line:?}") });
+                return Err(ConfigError::Line {
+                    line: n + 1,
+                    msg: format!("no value for {line:?}"),
+                });
             };
             let (k, mut v) = (&line[..i], line[i + 1..].trim_start());
             if line.as_bytes()[i].is_ascii_whitespace() {
@@ -190,13 +221,22 @@ impl Config {
         if c.client_port.is_none() {
             // The client port may come from this server's `server.N` line.
             if let Some(id) = c.my_id {
-                c.client_port = c.servers.iter().find(|s| s.id == id).and_then(|s| s.client_addr.as_ref().map(|a| a.1));
+                c.client_port = c
+                    .servers
+                    .iter()
+                    .find(|s| s.id == id)
+                    .and_then(|s| s.client_addr.as_ref().map(|a| a.1));
             }
         }
         Ok(c)
     }
 
-    fn apply(&mut self, k: &str, v: &str, data_log_dir: &mut Option<PathBuf>) -> Result<(), ConfigError> {
+    fn apply(
+        &mut self,
+        k: &str,
+        v: &str,
+        data_log_dir: &mut Option<PathBuf>,
+    ) -> Result<(), ConfigError> {
         // zoo.cfg keys that ZooKeeper forwards as `zookeeper.<key>` system properties are
         // accepted with or without the prefix.
         let key = k.strip_prefix("zookeeper.").unwrap_or(k);
@@ -204,7 +244,11 @@ impl Config {
             "tickTime" => {
                 self.tick_time = num(k, v)?;
                 if self.tick_time == 0 {
-                    return Err(ConfigError::Value { key: k.into(), value: v.into(), msg: "must be > 0".into() });
+                    return Err(ConfigError::Value {
+                        key: k.into(),
+                        value: v.into(),
+                        msg: "must be > 0".into(),
+                    });
                 }
             }
             "initLimit" => self.init_limit = Some(num(k, v)?),
@@ -224,7 +268,9 @@ impl Config {
             "maxSessionTimeout" => self.max_session_timeout = num::<i64>(k, v)?.max(0) as u32,
             "snapCount" => self.snap_count = num::<u64>(k, v)?.max(2),
             "preAllocSize" => self.pre_alloc_size = num::<u64>(k, v)? * 1024,
-            "autopurge.snapRetainCount" => self.autopurge_snap_retain_count = num::<u32>(k, v)?.max(3),
+            "autopurge.snapRetainCount" => {
+                self.autopurge_snap_retain_count = num::<u32>(k, v)?.max(3)
+            }
             "autopurge.purgeInterval" => self.autopurge_purge_interval = num(k, v)?,
             "4lw.commands.whitelist" => {
                 let mut list = Vec::new();
@@ -244,18 +290,26 @@ impl Config {
                 }
                 self.four_letter_whitelist = list;
             }
-            "DigestAuthenticationProvider.superDigest" | "superDigest" => self.super_digest = Some(v.to_owned()),
+            "DigestAuthenticationProvider.superDigest" | "superDigest" => {
+                self.super_digest = Some(v.to_owned())
+            }
             "jute.maxbuffer" => {
                 let n: i64 = num(k, v)?;
                 if !(1024..=i32::MAX as i64).contains(&n) {
-                    return Err(ConfigError::Value { key: k.into(), value: v.into(), msg: "must be between 1024 and 2147483647".into() });
+                    return Err(ConfigError::Value {
+                        key: k.into(),
+                        value: v.into(),
+                        msg: "must be between 1024 and 2147483647".into(),
+                    });
                 }
                 self.jute_max_buffer = n as u32;
             }
             "extendedTypesEnabled" => self.extended_types_enabled = boolean(k, v)?,
             "skipACL" => self.skip_acl = matches!(v, "yes" | "true"),
             "globalOutstandingLimit" => self.global_outstanding_limit = num(k, v)?,
-            "znode.container.checkIntervalMs" | "containerCheckIntervalMs" => self.container_check_interval_ms = num(k, v)?,
+            "znode.container.checkIntervalMs" | "containerCheckIntervalMs" => {
+                self.container_check_interval_ms = num(k, v)?
+            }
             "znode.container.maxPerMinute" => self.container_max_per_minute = num(k, v)?,
             "standaloneEnabled" => self.standalone_enabled = boolean(k, v)?,
             "reconfigEnabled" => self.reconfig_enabled = boolean(k, v)?,
@@ -265,10 +319,22 @@ impl Config {
                 self.servers.push(parse_server(k, id, v)?);
             }
             // Keys ZooKeeper knows that this server accepts and ignores.
-            "electionAlg" | "peerType" | "syncEnabled" | "localSessionsEnabled" | "localSessionsUpgradingEnabled"
-            | "admin.enableServer" | "admin.serverPort" | "admin.serverAddress" | "metricsProvider.className"
-            | "quorumListenOnAllIPs" | "secureClientPort" | "secureClientPortAddress" | "dynamicConfigFile"
-            | "multiAddress.enabled" | "clientPortListenBacklog" | "maxCnxns" => {
+            "electionAlg"
+            | "peerType"
+            | "syncEnabled"
+            | "localSessionsEnabled"
+            | "localSessionsUpgradingEnabled"
+            | "admin.enableServer"
+            | "admin.serverPort"
+            | "admin.serverAddress"
+            | "metricsProvider.className"
+            | "quorumListenOnAllIPs"
+            | "secureClientPort"
+            | "secureClientPortAddress"
+            | "dynamicConfigFile"
+            | "multiAddress.enabled"
+            | "clientPortListenBacklog"
+            | "maxCnxns" => {
                 self.unknown.insert(k.to_owned(), v.to_owned());
             }
             _ => {
@@ -281,15 +347,25 @@ impl Config {
 
     /// Reads zoo.cfg and, when present, `dataDir/myid`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         let mut c = Config::parse(&text)?;
         let myid = c.data_dir.join("myid");
         if let Ok(s) = std::fs::read_to_string(&myid) {
             let first = s.lines().next().unwrap_or("").trim();
-            let id: u64 = first.parse().map_err(|_| ConfigError::MyId { path: myid.clone(), msg: format!("{first:?} is not a number") })?;
+            let id: u64 = first.parse().map_err(|_| ConfigError::MyId {
+                path: myid.clone(),
+                msg: format!("{first:?} is not a number"),
+            })?;
             c.my_id = Some(id);
             if c.client_port.is_none() {
-                c.client_port = c.servers.iter().find(|s| s.id == id).and_then(|s| s.client_addr.as_ref().map(|a| a.1));
+                c.client_port = c
+                    .servers
+                    .iter()
+                    .find(|s| s.id == id)
+                    .and_then(|s| s.client_addr.as_ref().map(|a| a.1));
             }
         }
         if c.client_port.is_none() {

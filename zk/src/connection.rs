@@ -41,10 +41,20 @@ pub async fn serve(sock: TcpStream, ctx: ConnCtx) {
         if FOUR_LETTER_WORDS.contains(&word) {
             let text = if ctx.cfg.four_letter_whitelist.iter().any(|w| w == word) {
                 let (tx, rx) = std::sync::mpsc::channel();
-                if ctx.core.send(CoreMsg::FourLetter { cmd: word.to_owned(), reply: tx }).is_err() {
+                if ctx
+                    .core
+                    .send(CoreMsg::FourLetter {
+                        cmd: word.to_owned(),
+                        asker: Some(ctx.addr),
+                        reply: tx,
+                    })
+                    .is_err()
+                {
                     "This ZooKeeper instance is not currently serving requests\n".to_owned()
                 } else {
-                    tokio::task::spawn_blocking(move || rx.recv().unwrap_or_default()).await.unwrap_or_default()
+                    tokio::task::spawn_blocking(move || rx.recv().unwrap_or_default())
+                        .await
+                        .unwrap_or_default()
                 }
             } else {
                 format!("{word} is not executed because it is not in the whitelist.\n")
@@ -58,7 +68,10 @@ pub async fn serve(sock: TcpStream, ctx: ConnCtx) {
     let max = ctx.cfg.jute_max_buffer as i64;
     let len = i32::from_be_bytes(first) as i64;
     if len < 0 || len > max {
-        tracing::warn!("closing connection from {}: connect frame length {len} outside 0..={max}", ctx.addr);
+        tracing::warn!(
+            "closing connection from {}: connect frame length {len} outside 0..={max}",
+            ctx.addr
+        );
         return;
     }
     let mut body = vec![0u8; len as usize];
@@ -68,7 +81,10 @@ pub async fn serve(sock: TcpStream, ctx: ConnCtx) {
     let req = match ConnectRequest::decode(&body) {
         Ok(r) => r,
         Err(e) => {
-            tracing::warn!("closing connection from {}: bad connect request: {e}", ctx.addr);
+            tracing::warn!(
+                "closing connection from {}: bad connect request: {e}",
+                ctx.addr
+            );
             return;
         }
     };
@@ -113,7 +129,17 @@ pub async fn serve(sock: TcpStream, ctx: ConnCtx) {
         let _ = wr.shutdown().await;
         let _ = closed_tx.send(());
     });
-    if ctx.core.send(CoreMsg::Connect { conn: ctx.id, addr: ctx.addr, tx, req, stats: stats.clone() }).is_err() {
+    if ctx
+        .core
+        .send(CoreMsg::Connect {
+            conn: ctx.id,
+            addr: ctx.addr,
+            tx,
+            req,
+            stats: stats.clone(),
+        })
+        .is_err()
+    {
         return;
     }
     loop {
@@ -133,7 +159,10 @@ pub async fn serve(sock: TcpStream, ctx: ConnCtx) {
         }
         let len = i32::from_be_bytes(lenb) as i64;
         if len < 8 || len > max {
-            tracing::warn!("closing connection from {}: frame length {len} outside 8..={max}", ctx.addr);
+            tracing::warn!(
+                "closing connection from {}: frame length {len} outside 8..={max}",
+                ctx.addr
+            );
             break;
         }
         let mut body = vec![0u8; len as usize];
@@ -149,7 +178,17 @@ pub async fn serve(sock: TcpStream, ctx: ConnCtx) {
         let op = i32::from_be_bytes([body[4], body[5], body[6], body[7]]);
         body.drain(..8);
         stats.outstanding.fetch_add(1, Ordering::Relaxed);
-        if ctx.core.send(CoreMsg::Request { conn: ctx.id, xid, op, body, received }).is_err() {
+        if ctx
+            .core
+            .send(CoreMsg::Request {
+                conn: ctx.id,
+                xid,
+                op,
+                body,
+                received,
+            })
+            .is_err()
+        {
             break;
         }
     }

@@ -41,19 +41,43 @@ pub type ConnTx = tokio::sync::mpsc::UnboundedSender<Out>;
 /// Messages into the core.
 #[derive(Debug)]
 pub enum CoreMsg {
-    Connect { conn: ConnId, addr: SocketAddr, tx: ConnTx, req: ConnectRequest, stats: Arc<ConnStats> },
-    Request { conn: ConnId, xid: i32, op: i32, body: Vec<u8>, received: Instant },
+    Connect {
+        conn: ConnId,
+        addr: SocketAddr,
+        tx: ConnTx,
+        req: ConnectRequest,
+        stats: Arc<ConnStats>,
+    },
+    Request {
+        conn: ConnId,
+        xid: i32,
+        op: i32,
+        body: Vec<u8>,
+        received: Instant,
+    },
     /// The socket went away (or was closed by us).
-    Closed { conn: ConnId },
-    FourLetter { cmd: String, reply: std::sync::mpsc::Sender<String> },
+    Closed {
+        conn: ConnId,
+    },
+    FourLetter {
+        cmd: String,
+        asker: Option<SocketAddr>,
+        reply: std::sync::mpsc::Sender<String>,
+    },
     Shutdown,
 }
 
 /// Work for the commit thread, in order.
 #[derive(Debug)]
 pub enum CommitJob {
-    Batch { txns: Vec<(i64, Vec<u8>)>, outputs: Vec<(ConnTx, Out)> },
-    Snapshot { zxid: i64, bytes: Vec<u8> },
+    Batch {
+        txns: Vec<(i64, Vec<u8>)>,
+        outputs: Vec<(ConnTx, Out)>,
+    },
+    Snapshot {
+        zxid: i64,
+        bytes: Vec<u8>,
+    },
 }
 
 pub(crate) struct Conn {
@@ -92,7 +116,10 @@ pub struct Core {
 }
 
 fn now_wall() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 fn frame(build: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
@@ -142,8 +169,21 @@ fn decode_multi(mut i: &[u8]) -> Result<Vec<MultiOp>, ()> {
                 } else {
                     op::CREATE
                 };
-                let flags = if CreateMode::from_flags(r.flags).is_some() { r.flags } else { 0 };
-                MultiOp::Create { ty, req: CreateTtlRequest { path: r.path, data: r.data, acl: r.acl, flags, ttl: -1 } }
+                let flags = if CreateMode::from_flags(r.flags).is_some() {
+                    r.flags
+                } else {
+                    0
+                };
+                MultiOp::Create {
+                    ty,
+                    req: CreateTtlRequest {
+                        path: r.path,
+                        data: r.data,
+                        acl: r.acl,
+                        flags,
+                        ttl: -1,
+                    },
+                }
             }
             op::CREATE_TTL => {
                 let r: CreateTtlRequest = rd(&mut i)?;
@@ -156,7 +196,10 @@ fn decode_multi(mut i: &[u8]) -> Result<Vec<MultiOp>, ()> {
                     op::CREATE
                 };
                 let ttl = if mode.is_ttl() { r.ttl } else { -1 };
-                MultiOp::Create { ty, req: CreateTtlRequest { ttl, ..r } }
+                MultiOp::Create {
+                    ty,
+                    req: CreateTtlRequest { ttl, ..r },
+                }
             }
             op::DELETE => MultiOp::Delete(rd(&mut i)?),
             op::SET_DATA => MultiOp::SetData(rd(&mut i)?),
@@ -181,7 +224,12 @@ fn decode_multi(mut i: &[u8]) -> Result<Vec<MultiOp>, ()> {
 type ReadResult = Result<Option<Vec<u8>>, i32>;
 
 impl Core {
-    pub fn new(cfg: Arc<Config>, tree: DataTree, stats: Arc<ServerStats>, inflight: Arc<AtomicUsize>) -> Core {
+    pub fn new(
+        cfg: Arc<Config>,
+        tree: DataTree,
+        stats: Arc<ServerStats>,
+        inflight: Arc<AtomicUsize>,
+    ) -> Core {
         let server_id = cfg.my_id.unwrap_or(0);
         let mut sessions = SessionTracker::new(cfg.tick_time, server_id, now_wall());
         let now = 0;
@@ -233,7 +281,15 @@ impl Core {
         }
     }
 
-    fn reply(&mut self, conn: ConnId, xid: i32, zxid: i64, e: i32, body: Option<&[u8]>, received: Option<Instant>) {
+    fn reply(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        zxid: i64,
+        e: i32,
+        body: Option<&[u8]>,
+        received: Option<Instant>,
+    ) {
         let f = frame(|v| {
             ReplyHeader { xid, zxid, err: e }.write(v);
             if e == 0 {
@@ -255,11 +311,23 @@ impl Core {
     /// Processes one message. Outputs accumulate until `flush`.
     pub fn handle(&mut self, msg: CoreMsg) {
         match msg {
-            CoreMsg::Connect { conn, addr, tx, req, stats } => self.connect(conn, addr, tx, req, stats),
-            CoreMsg::Request { conn, xid, op, body, received } => self.request(conn, xid, op, &body, received),
+            CoreMsg::Connect {
+                conn,
+                addr,
+                tx,
+                req,
+                stats,
+            } => self.connect(conn, addr, tx, req, stats),
+            CoreMsg::Request {
+                conn,
+                xid,
+                op,
+                body,
+                received,
+            } => self.request(conn, xid, op, &body, received),
             CoreMsg::Closed { conn } => self.closed(conn),
-            CoreMsg::FourLetter { cmd, reply } => {
-                let _ = reply.send(self.four_letter(&cmd));
+            CoreMsg::FourLetter { cmd, asker, reply } => {
+                let _ = reply.send(self.four_letter(&cmd, asker));
             }
             CoreMsg::Shutdown => {}
         }
@@ -269,7 +337,10 @@ impl Core {
     pub fn tick(&mut self) {
         let now = self.now();
         for sid in self.sessions.expired(now) {
-            tracing::info!("expiring session 0x{sid:x}, timeout of {}ms exceeded", self.sessions.get(sid).map_or(0, |s| s.timeout));
+            tracing::info!(
+                "expiring session 0x{sid:x}, timeout of {}ms exceeded",
+                self.sessions.get(sid).map_or(0, |s| s.timeout)
+            );
             self.close_session(sid, 0, None);
             if let Some(conn) = self.session_conn.remove(&sid) {
                 self.close_conn(conn);
@@ -307,18 +378,37 @@ impl Core {
         for p in doomed {
             let body = match self.tree.get(&p) {
                 None => continue,
-                Some(n) if !n.children.is_empty() => TxnBody::Error(ErrorTxn { err: err::NOT_EMPTY }),
+                Some(n) if !n.children.is_empty() => TxnBody::Error(ErrorTxn {
+                    err: err::NOT_EMPTY,
+                }),
                 Some(_) => TxnBody::DeleteContainer(DeleteTxn { path: p.clone() }),
             };
             self.commit_txn(0, 0, body);
         }
     }
 
-    fn connect(&mut self, conn: ConnId, addr: SocketAddr, tx: ConnTx, req: ConnectRequest, stats: Arc<ConnStats>) {
+    fn connect(
+        &mut self,
+        conn: ConnId,
+        addr: SocketAddr,
+        tx: ConnTx,
+        req: ConnectRequest,
+        stats: Arc<ConnStats>,
+    ) {
         let ip = addr.ip().to_string();
         self.conns.insert(
             conn,
-            Conn { tx, addr, session: 0, timeout: 0, auth: vec![Id { scheme: "ip".into(), id: ip }], stats },
+            Conn {
+                tx,
+                addr,
+                session: 0,
+                timeout: 0,
+                auth: vec![Id {
+                    scheme: "ip".into(),
+                    id: ip,
+                }],
+                stats,
+            },
         );
         if req.last_zxid_seen > self.tree.last_processed_zxid {
             tracing::info!(
@@ -337,7 +427,11 @@ impl Core {
                     protocol_version: 0,
                     time_out: if valid { timeout } else { 0 },
                     session_id: if valid { sid } else { 0 },
-                    passwd: Some(if valid { password(sid).to_vec() } else { vec![0; 16] }),
+                    passwd: Some(if valid {
+                        password(sid).to_vec()
+                    } else {
+                        vec![0; 16]
+                    }),
                     read_only: if old_client { None } else { Some(false) },
                 }
                 .write(v)
@@ -346,9 +440,15 @@ impl Core {
         if req.session_id == 0 {
             let sid = self.sessions.next_id();
             self.sessions.add(sid, timeout, self.now());
-            self.commit_txn(sid, 0, TxnBody::CreateSession(CreateSessionTxn { time_out: timeout }));
+            self.commit_txn(
+                sid,
+                0,
+                TxnBody::CreateSession(CreateSessionTxn { time_out: timeout }),
+            );
             self.bind(conn, sid, timeout);
-            tracing::debug!("established session 0x{sid:x} with negotiated timeout {timeout} for client {addr}");
+            tracing::debug!(
+                "established session 0x{sid:x} with negotiated timeout {timeout} for client {addr}"
+            );
             self.send(conn, Out::Reply(respond(true, sid), None));
         } else {
             let sid = req.session_id;
@@ -403,7 +503,11 @@ impl Core {
         self.record_txn(client_id, cxid, zxid, time, body);
         self.deliver(&mut triggers);
         self.triggers = triggers;
-        if let TxnResult { ty: op::CLOSE_SESSION, .. } = rc {
+        if let TxnResult {
+            ty: op::CLOSE_SESSION,
+            ..
+        } = rc
+        {
             self.sessions.remove(client_id);
         }
         rc
@@ -412,8 +516,25 @@ impl Core {
     fn record_txn(&mut self, client_id: i64, cxid: i32, zxid: i64, time: i64, body: TxnBody) {
         let ty = body.type_code();
         // Failed writes carry no digest: ZooKeeper computes it only for a prepared change.
-        let digest = if ty == op::ERROR { None } else { Some(TxnDigest { version: 2, tree_digest: self.tree.digest() }) };
-        let entry = TxnEntry { hdr: TxnHeader { client_id, cxid, zxid, time, r#type: ty }, body, digest };
+        let digest = if ty == op::ERROR {
+            None
+        } else {
+            Some(TxnDigest {
+                version: 2,
+                tree_digest: self.tree.digest(),
+            })
+        };
+        let entry = TxnEntry {
+            hdr: TxnHeader {
+                client_id,
+                cxid,
+                zxid,
+                time,
+                r#type: ty,
+            },
+            body,
+            digest,
+        };
         self.txns.push((zxid, entry.encode()));
         self.txns_since_snapshot += 1;
     }
@@ -425,8 +546,18 @@ impl Core {
         }
         for (conn, ty, p) in events.drain(..) {
             let f = frame(|v| {
-                ReplyHeader { xid: xid::NOTIFICATION, zxid: -1, err: 0 }.write(v);
-                WatcherEvent { r#type: ty, state: event::STATE_SYNC_CONNECTED, path: p }.write(v);
+                ReplyHeader {
+                    xid: xid::NOTIFICATION,
+                    zxid: -1,
+                    err: 0,
+                }
+                .write(v);
+                WatcherEvent {
+                    r#type: ty,
+                    state: event::STATE_SYNC_CONNECTED,
+                    path: p,
+                }
+                .write(v);
             });
             self.send(conn, Out::Notify(f));
         }
@@ -436,11 +567,19 @@ impl Core {
     fn close_session(&mut self, sid: i64, cxid: i32, _conn: Option<ConnId>) -> TxnResult {
         self.sessions.set_closing(sid);
         let paths = self.tree.ephemerals_of(sid);
-        self.commit_txn(sid, cxid, TxnBody::CloseSession(Some(CloseSessionTxn { paths2_delete: paths })))
+        self.commit_txn(
+            sid,
+            cxid,
+            TxnBody::CloseSession(Some(CloseSessionTxn {
+                paths2_delete: paths,
+            })),
+        )
     }
 
     fn request(&mut self, conn: ConnId, xid: i32, opcode: i32, body: &[u8], received: Instant) {
-        let Some(c) = self.conns.get(&conn) else { return };
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
         let sid = c.session;
         c.stats.on_request();
         self.stats.received.fetch_add(1, Ordering::Relaxed);
@@ -465,9 +604,19 @@ impl Core {
                 self.reply(conn, xid, z, 0, None, Some(received));
                 self.close_conn(conn);
             }
-            op::CREATE | op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL | op::DELETE | op::DELETE_CONTAINER
-            | op::SET_DATA | op::SET_ACL | op::CHECK | op::RECONFIG => {
-                let txn = self.prep(conn, sid, opcode, body).unwrap_or_else(|e| TxnBody::Error(ErrorTxn { err: e }));
+            op::CREATE
+            | op::CREATE2
+            | op::CREATE_CONTAINER
+            | op::CREATE_TTL
+            | op::DELETE
+            | op::DELETE_CONTAINER
+            | op::SET_DATA
+            | op::SET_ACL
+            | op::CHECK
+            | op::RECONFIG => {
+                let txn = self
+                    .prep(conn, sid, opcode, body)
+                    .unwrap_or_else(|e| TxnBody::Error(ErrorTxn { err: e }));
                 let rc = self.commit_txn(sid, xid, txn);
                 let z = self.tree.last_processed_zxid;
                 let (e, rsp) = Self::write_response(opcode, &rc);
@@ -484,9 +633,21 @@ impl Core {
                     Err(e) => self.reply(conn, xid, z, e, None, Some(received)),
                 }
             }
-            op::EXISTS | op::GET_DATA | op::GET_ACL | op::GET_CHILDREN | op::GET_CHILDREN2 | op::SYNC
-            | op::GET_ALL_CHILDREN_NUMBER | op::GET_EPHEMERALS | op::SET_WATCHES | op::SET_WATCHES2 | op::ADD_WATCH
-            | op::CHECK_WATCHES | op::REMOVE_WATCHES | op::WHO_AM_I | op::MULTI_READ => {
+            op::EXISTS
+            | op::GET_DATA
+            | op::GET_ACL
+            | op::GET_CHILDREN
+            | op::GET_CHILDREN2
+            | op::SYNC
+            | op::GET_ALL_CHILDREN_NUMBER
+            | op::GET_EPHEMERALS
+            | op::SET_WATCHES
+            | op::SET_WATCHES2
+            | op::ADD_WATCH
+            | op::CHECK_WATCHES
+            | op::REMOVE_WATCHES
+            | op::WHO_AM_I
+            | op::MULTI_READ => {
                 let r = self.read(conn, sid, opcode, body);
                 let z = self.tree.last_processed_zxid;
                 match r {
@@ -504,10 +665,17 @@ impl Core {
     }
 
     fn auth(&mut self, conn: ConnId, body: &[u8], received: Instant) {
-        let Some(c) = self.conns.get(&conn) else { return };
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
         let ip = c.addr.ip().to_string();
         let r = match AuthPacket::decode(body) {
-            Ok(p) => acl::authenticate(&p.scheme, p.auth.as_deref().unwrap_or(&[]), &ip, self.cfg.super_digest.as_deref()),
+            Ok(p) => acl::authenticate(
+                &p.scheme,
+                p.auth.as_deref().unwrap_or(&[]),
+                &ip,
+                self.cfg.super_digest.as_deref(),
+            ),
             Err(_) => Err(err::AUTH_FAILED),
         };
         match r {
@@ -531,11 +699,19 @@ impl Core {
     }
 
     fn auth_of(&self, conn: ConnId) -> &[Id] {
-        self.conns.get(&conn).map(|c| c.auth.as_slice()).unwrap_or(&[])
+        self.conns
+            .get(&conn)
+            .map(|c| c.auth.as_slice())
+            .unwrap_or(&[])
     }
 
     fn check_acl(&self, conn: ConnId, node_acl: i64, perm: i32) -> Result<(), i32> {
-        acl::check(self.tree.acls.lookup(node_acl), perm, self.auth_of(conn), self.cfg.skip_acl)
+        acl::check(
+            self.tree.acls.lookup(node_acl),
+            perm,
+            self.auth_of(conn),
+            self.cfg.skip_acl,
+        )
     }
 
     /// Looks up a node for prep; "" is the root, as in ZooKeeper's parent-path slicing.
@@ -559,7 +735,10 @@ impl Core {
     }
 
     fn parent_for_delete(p: &str) -> Result<&str, i32> {
-        let special = matches!(p, "/" | "/zookeeper" | "/zookeeper/quota" | "/zookeeper/config");
+        let special = matches!(
+            p,
+            "/" | "/zookeeper" | "/zookeeper/quota" | "/zookeeper/config"
+        );
         match p.rfind('/') {
             Some(i) if !p.contains('\0') && !special => Ok(&p[..i]),
             _ => Err(err::BAD_ARGUMENTS),
@@ -579,9 +758,25 @@ impl Core {
         match opcode {
             op::CREATE | op::CREATE2 | op::CREATE_CONTAINER => {
                 let r = CreateRequest::decode(body).map_err(m)?;
-                self.prep_create(conn, sid, opcode, CreateTtlRequest { path: r.path, data: r.data, acl: r.acl, flags: r.flags, ttl: -1 })
+                self.prep_create(
+                    conn,
+                    sid,
+                    opcode,
+                    CreateTtlRequest {
+                        path: r.path,
+                        data: r.data,
+                        acl: r.acl,
+                        flags: r.flags,
+                        ttl: -1,
+                    },
+                )
             }
-            op::CREATE_TTL => self.prep_create(conn, sid, opcode, CreateTtlRequest::decode(body).map_err(m)?),
+            op::CREATE_TTL => self.prep_create(
+                conn,
+                sid,
+                opcode,
+                CreateTtlRequest::decode(body).map_err(m)?,
+            ),
             op::DELETE => self.prep_delete(conn, DeleteRequest::decode(body).map_err(m)?),
             op::DELETE_CONTAINER => {
                 let p = String::from_utf8(body.to_vec()).map_err(|_| err::MARSHALLING_ERROR)?;
@@ -595,7 +790,11 @@ impl Core {
                 let n = self.record(&r.path)?;
                 self.check_acl(conn, n.acl, crate::proto::perm::ADMIN)?;
                 let v = Self::check_version(n.stat.aversion, r.version)?;
-                Ok(TxnBody::SetAcl(SetAclTxn { path: r.path, acl, version: v }))
+                Ok(TxnBody::SetAcl(SetAclTxn {
+                    path: r.path,
+                    acl,
+                    version: v,
+                }))
             }
             op::CHECK => self.prep_check(conn, CheckVersionRequest::decode(body).map_err(m)?),
             op::RECONFIG => {
@@ -606,7 +805,13 @@ impl Core {
         }
     }
 
-    fn prep_create(&self, conn: ConnId, sid: i64, opcode: i32, r: CreateTtlRequest) -> Result<TxnBody, i32> {
+    fn prep_create(
+        &self,
+        conn: ConnId,
+        sid: i64,
+        opcode: i32,
+        r: CreateTtlRequest,
+    ) -> Result<TxnBody, i32> {
         let mode = CreateMode::from_flags(r.flags).ok_or(err::BAD_ARGUMENTS)?;
         if mode.is_ttl() && !self.cfg.extended_types_enabled {
             return Err(err::UNIMPLEMENTED);
@@ -630,16 +835,36 @@ impl Core {
         if self.tree.get(&p).is_some() {
             return Err(err::NODE_EXISTS);
         }
-        if matches!(EphemeralKind::of(parent.stat.ephemeral_owner, self.cfg.extended_types_enabled), EphemeralKind::Normal(_)) {
+        if matches!(
+            EphemeralKind::of(parent.stat.ephemeral_owner, self.cfg.extended_types_enabled),
+            EphemeralKind::Normal(_)
+        ) {
             return Err(err::NO_CHILDREN_FOR_EPHEMERALS);
         }
         let cv = parent.stat.cversion + 1;
         Ok(match opcode {
-            op::CREATE_CONTAINER => TxnBody::CreateContainer(CreateContainerTxn { path: p, data: r.data, acl, parent_c_version: cv }),
-            op::CREATE_TTL => TxnBody::CreateTtl(CreateTtlTxn { path: p, data: r.data, acl, parent_c_version: cv, ttl: r.ttl }),
+            op::CREATE_CONTAINER => TxnBody::CreateContainer(CreateContainerTxn {
+                path: p,
+                data: r.data,
+                acl,
+                parent_c_version: cv,
+            }),
+            op::CREATE_TTL => TxnBody::CreateTtl(CreateTtlTxn {
+                path: p,
+                data: r.data,
+                acl,
+                parent_c_version: cv,
+                ttl: r.ttl,
+            }),
             _ => {
                 let _ = sid;
-                let t = CreateTxn { path: p, data: r.data, acl, ephemeral: mode.is_ephemeral(), parent_c_version: cv };
+                let t = CreateTxn {
+                    path: p,
+                    data: r.data,
+                    acl,
+                    ephemeral: mode.is_ephemeral(),
+                    parent_c_version: cv,
+                };
                 if opcode == op::CREATE2 {
                     TxnBody::Create2(t)
                 } else {
@@ -667,7 +892,10 @@ impl Core {
         if !n.children.is_empty() {
             return Err(err::NOT_EMPTY);
         }
-        if matches!(EphemeralKind::of(n.stat.ephemeral_owner, self.cfg.extended_types_enabled), EphemeralKind::Normal(_)) {
+        if matches!(
+            EphemeralKind::of(n.stat.ephemeral_owner, self.cfg.extended_types_enabled),
+            EphemeralKind::Normal(_)
+        ) {
             return Err(err::BAD_VERSION);
         }
         self.record(parent_path)?;
@@ -679,7 +907,11 @@ impl Core {
         let n = self.record(&r.path)?;
         self.check_acl(conn, n.acl, crate::proto::perm::WRITE)?;
         let v = Self::check_version(n.stat.version, r.version)?;
-        Ok(TxnBody::SetData(SetDataTxn { path: r.path, data: r.data, version: v }))
+        Ok(TxnBody::SetData(SetDataTxn {
+            path: r.path,
+            data: r.data,
+            version: v,
+        }))
     }
 
     fn prep_check(&self, conn: ConnId, r: CheckVersionRequest) -> Result<TxnBody, i32> {
@@ -687,7 +919,10 @@ impl Core {
         let n = self.record(&r.path)?;
         self.check_acl(conn, n.acl, crate::proto::perm::READ)?;
         let v = Self::check_version(n.stat.version, r.version)?;
-        Ok(TxnBody::Check(CheckVersionTxn { path: r.path, version: v }))
+        Ok(TxnBody::Check(CheckVersionTxn {
+            path: r.path,
+            version: v,
+        }))
     }
 
     /// Response for a single write: (err, body).
@@ -697,8 +932,19 @@ impl Core {
         }
         let stat = rc.stat.clone().unwrap_or_default();
         let body = match opcode {
-            op::CREATE => Some(CreateResponse { path: rc.path.clone() }.to_bytes()),
-            op::CREATE2 | op::CREATE_TTL | op::CREATE_CONTAINER => Some(Create2Response { path: rc.path.clone(), stat }.to_bytes()),
+            op::CREATE => Some(
+                CreateResponse {
+                    path: rc.path.clone(),
+                }
+                .to_bytes(),
+            ),
+            op::CREATE2 | op::CREATE_TTL | op::CREATE_CONTAINER => Some(
+                Create2Response {
+                    path: rc.path.clone(),
+                    stat,
+                }
+                .to_bytes(),
+            ),
             op::SET_DATA | op::SET_ACL | op::CHECK => Some(StatResponse { stat }.to_bytes()),
             _ => None,
         };
@@ -711,13 +957,28 @@ impl Core {
         let ops = match decode_multi(body) {
             Ok(ops) => ops,
             Err(()) => {
-                self.commit_txn(sid, cxid, TxnBody::Error(ErrorTxn { err: err::MARSHALLING_ERROR }));
+                self.commit_txn(
+                    sid,
+                    cxid,
+                    TxnBody::Error(ErrorTxn {
+                        err: err::MARSHALLING_ERROR,
+                    }),
+                );
                 return Err(err::MARSHALLING_ERROR);
             }
         };
-        if ops.iter().any(|o| matches!(o, MultiOp::GetChildren(_) | MultiOp::GetData(_))) {
+        if ops
+            .iter()
+            .any(|o| matches!(o, MultiOp::GetChildren(_) | MultiOp::GetData(_)))
+        {
             // Reads sent as a transaction cannot be prepared: a marshalling error, logged.
-            self.commit_txn(sid, cxid, TxnBody::Error(ErrorTxn { err: err::MARSHALLING_ERROR }));
+            self.commit_txn(
+                sid,
+                cxid,
+                TxnBody::Error(ErrorTxn {
+                    err: err::MARSHALLING_ERROR,
+                }),
+            );
             return Err(err::MARSHALLING_ERROR);
         }
         let zxid = self.tree.last_processed_zxid + 1;
@@ -729,7 +990,9 @@ impl Core {
         let mut triggers = std::mem::take(&mut self.triggers);
         for o in ops {
             if failed.is_some() {
-                subs.push(TxnBody::Error(ErrorTxn { err: err::RUNTIME_INCONSISTENCY }));
+                subs.push(TxnBody::Error(ErrorTxn {
+                    err: err::RUNTIME_INCONSISTENCY,
+                }));
                 continue;
             }
             let prepped = match o {
@@ -775,7 +1038,11 @@ impl Core {
             self.tree.apply(sid, zxid, time, &body, &mut triggers)
         } else {
             self.tree.last_processed_zxid = zxid;
-            TxnResult { ty: op::MULTI, multi: results, ..Default::default() }
+            TxnResult {
+                ty: op::MULTI,
+                multi: results,
+                ..Default::default()
+            }
         };
         self.record_txn(sid, cxid, zxid, time, body);
         self.deliver(&mut triggers);
@@ -787,29 +1054,74 @@ impl Core {
         let mut v = Vec::new();
         for r in results {
             if r.ty == op::ERROR || r.err != 0 {
-                MultiHeader { r#type: op::ERROR, done: false, err: r.err }.write(&mut v);
+                MultiHeader {
+                    r#type: op::ERROR,
+                    done: false,
+                    err: r.err,
+                }
+                .write(&mut v);
                 ErrorResponse { err: r.err }.write(&mut v);
                 continue;
             }
             match r.ty {
                 op::CREATE => {
-                    MultiHeader { r#type: op::CREATE, done: false, err: 0 }.write(&mut v);
-                    CreateResponse { path: r.path.clone() }.write(&mut v);
+                    MultiHeader {
+                        r#type: op::CREATE,
+                        done: false,
+                        err: 0,
+                    }
+                    .write(&mut v);
+                    CreateResponse {
+                        path: r.path.clone(),
+                    }
+                    .write(&mut v);
                 }
                 op::CREATE2 | op::CREATE_TTL | op::CREATE_CONTAINER => {
-                    MultiHeader { r#type: op::CREATE2, done: false, err: 0 }.write(&mut v);
-                    Create2Response { path: r.path.clone(), stat: r.stat.clone().unwrap_or_default() }.write(&mut v);
+                    MultiHeader {
+                        r#type: op::CREATE2,
+                        done: false,
+                        err: 0,
+                    }
+                    .write(&mut v);
+                    Create2Response {
+                        path: r.path.clone(),
+                        stat: r.stat.clone().unwrap_or_default(),
+                    }
+                    .write(&mut v);
                 }
-                op::DELETE | op::DELETE_CONTAINER => MultiHeader { r#type: op::DELETE, done: false, err: 0 }.write(&mut v),
-                op::CHECK => MultiHeader { r#type: op::CHECK, done: false, err: 0 }.write(&mut v),
+                op::DELETE | op::DELETE_CONTAINER => MultiHeader {
+                    r#type: op::DELETE,
+                    done: false,
+                    err: 0,
+                }
+                .write(&mut v),
+                op::CHECK => MultiHeader {
+                    r#type: op::CHECK,
+                    done: false,
+                    err: 0,
+                }
+                .write(&mut v),
                 op::SET_DATA => {
-                    MultiHeader { r#type: op::SET_DATA, done: false, err: 0 }.write(&mut v);
-                    StatResponse { stat: r.stat.clone().unwrap_or_default() }.write(&mut v);
+                    MultiHeader {
+                        r#type: op::SET_DATA,
+                        done: false,
+                        err: 0,
+                    }
+                    .write(&mut v);
+                    StatResponse {
+                        stat: r.stat.clone().unwrap_or_default(),
+                    }
+                    .write(&mut v);
                 }
                 _ => {}
             }
         }
-        MultiHeader { r#type: -1, done: true, err: -1 }.write(&mut v);
+        MultiHeader {
+            r#type: -1,
+            done: true,
+            err: -1,
+        }
+        .write(&mut v);
         v
     }
 
@@ -844,10 +1156,17 @@ impl Core {
             op::GET_ACL => {
                 let r = PathRequest::decode(body).map_err(m)?;
                 let n = self.tree.get(&r.path).ok_or(err::NO_NODE)?;
-                self.check_acl(conn, n.acl, crate::proto::perm::READ | crate::proto::perm::ADMIN)?;
+                self.check_acl(
+                    conn,
+                    n.acl,
+                    crate::proto::perm::READ | crate::proto::perm::ADMIN,
+                )?;
                 let stat = self.tree.stat_of(n);
                 let mut acl = self.tree.acls.get(n.acl);
-                if self.check_acl(conn, n.acl, crate::proto::perm::ADMIN).is_err() {
+                if self
+                    .check_acl(conn, n.acl, crate::proto::perm::ADMIN)
+                    .is_err()
+                {
                     acl = acl::mask_digests(acl);
                 }
                 Ok(Some(GetAclResponse { acl, stat }.to_bytes()))
@@ -860,7 +1179,12 @@ impl Core {
                 let r = PathRequest::decode(body).map_err(m)?;
                 let n = self.tree.get(&r.path).ok_or(err::NO_NODE)?;
                 self.check_acl(conn, n.acl, crate::proto::perm::READ)?;
-                Ok(Some(GetAllChildrenNumberResponse { total_number: self.tree.all_children_number(&r.path) }.to_bytes()))
+                Ok(Some(
+                    GetAllChildrenNumberResponse {
+                        total_number: self.tree.all_children_number(&r.path),
+                    }
+                    .to_bytes(),
+                ))
             }
             op::GET_EPHEMERALS => {
                 let r = PathRequest::decode(body).map_err(m)?;
@@ -875,7 +1199,15 @@ impl Core {
             }
             op::SET_WATCHES => {
                 let r = SetWatches::decode(body).map_err(m)?;
-                self.set_watches(conn, r.relative_zxid, &r.data_watches, &r.exist_watches, &r.child_watches, &[], &[]);
+                self.set_watches(
+                    conn,
+                    r.relative_zxid,
+                    &r.data_watches,
+                    &r.exist_watches,
+                    &r.child_watches,
+                    &[],
+                    &[],
+                );
                 Ok(None)
             }
             op::SET_WATCHES2 => {
@@ -909,7 +1241,8 @@ impl Core {
                     _ => return Err(err::MARSHALLING_ERROR),
                 };
                 let found = if opcode == op::CHECK_WATCHES {
-                    (data && self.watches.data.contains(&r.path, conn)) || (child && self.watches.child.contains(&r.path, conn))
+                    (data && self.watches.data.contains(&r.path, conn))
+                        || (child && self.watches.child.contains(&r.path, conn))
                 } else {
                     let mut any = false;
                     if data {
@@ -926,28 +1259,52 @@ impl Core {
                     Err(err::NO_WATCHER)
                 }
             }
-            op::WHO_AM_I => Ok(Some(WhoAmIResponse { client_info: acl::client_infos(self.auth_of(conn)) }.to_bytes())),
+            op::WHO_AM_I => Ok(Some(
+                WhoAmIResponse {
+                    client_info: acl::client_infos(self.auth_of(conn)),
+                }
+                .to_bytes(),
+            )),
             op::MULTI_READ => {
                 let ops = decode_multi(body).map_err(|_| err::MARSHALLING_ERROR)?;
                 let mut v = Vec::new();
                 for o in ops {
                     let (ty, r) = match o {
-                        MultiOp::GetChildren(r) => (op::GET_CHILDREN, self.get_children(conn, &r.path, false).map(|(c, _)| StringsResponse { strings: c }.to_bytes())),
+                        MultiOp::GetChildren(r) => (
+                            op::GET_CHILDREN,
+                            self.get_children(conn, &r.path, false)
+                                .map(|(c, _)| StringsResponse { strings: c }.to_bytes()),
+                        ),
                         MultiOp::GetData(r) => (op::GET_DATA, self.get_data(conn, &r.path, false)),
                         _ => return Err(err::MARSHALLING_ERROR),
                     };
                     match r {
                         Ok(b) => {
-                            MultiHeader { r#type: ty, done: false, err: 0 }.write(&mut v);
+                            MultiHeader {
+                                r#type: ty,
+                                done: false,
+                                err: 0,
+                            }
+                            .write(&mut v);
                             v.extend_from_slice(&b);
                         }
                         Err(e) => {
-                            MultiHeader { r#type: op::ERROR, done: false, err: e }.write(&mut v);
+                            MultiHeader {
+                                r#type: op::ERROR,
+                                done: false,
+                                err: e,
+                            }
+                            .write(&mut v);
                             ErrorResponse { err: e }.write(&mut v);
                         }
                     }
                 }
-                MultiHeader { r#type: -1, done: true, err: -1 }.write(&mut v);
+                MultiHeader {
+                    r#type: -1,
+                    done: true,
+                    err: -1,
+                }
+                .write(&mut v);
                 Ok(Some(v))
             }
             _ => Err(err::UNIMPLEMENTED),
@@ -966,7 +1323,12 @@ impl Core {
         Ok(out)
     }
 
-    fn get_children(&mut self, conn: ConnId, p: &str, watch: bool) -> Result<(Vec<String>, Stat), i32> {
+    fn get_children(
+        &mut self,
+        conn: ConnId,
+        p: &str,
+        watch: bool,
+    ) -> Result<(Vec<String>, Stat), i32> {
         let n = self.tree.get(p).ok_or(err::NO_NODE)?;
         self.check_acl(conn, n.acl, crate::proto::perm::READ)?;
         let children: Vec<String> = n.children.iter().map(|c| c.to_string()).collect();
@@ -978,7 +1340,16 @@ impl Core {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn set_watches(&mut self, conn: ConnId, rel: i64, data: &[String], exist: &[String], child: &[String], persistent: &[String], recursive: &[String]) {
+    fn set_watches(
+        &mut self,
+        conn: ConnId,
+        rel: i64,
+        data: &[String],
+        exist: &[String],
+        child: &[String],
+        persistent: &[String],
+        recursive: &[String],
+    ) {
         let mut events = Vec::new();
         for p in data {
             match self.tree.get(p) {
@@ -996,7 +1367,9 @@ impl Core {
         for p in child {
             match self.tree.get(p) {
                 None => events.push((event::NODE_DELETED, p.clone())),
-                Some(n) if n.stat.pzxid > rel => events.push((event::NODE_CHILDREN_CHANGED, p.clone())),
+                Some(n) if n.stat.pzxid > rel => {
+                    events.push((event::NODE_CHILDREN_CHANGED, p.clone()))
+                }
                 Some(_) => self.watches.child.add(p, conn, Mode::Standard),
             }
         }
@@ -1008,8 +1381,18 @@ impl Core {
         }
         for (ty, p) in events {
             let f = frame(|v| {
-                ReplyHeader { xid: xid::NOTIFICATION, zxid: -1, err: 0 }.write(v);
-                WatcherEvent { r#type: ty, state: event::STATE_SYNC_CONNECTED, path: p }.write(v);
+                ReplyHeader {
+                    xid: xid::NOTIFICATION,
+                    zxid: -1,
+                    err: 0,
+                }
+                .write(v);
+                WatcherEvent {
+                    r#type: ty,
+                    state: event::STATE_SYNC_CONNECTED,
+                    path: p,
+                }
+                .write(v);
             });
             self.send(conn, Out::Notify(f));
         }
@@ -1035,7 +1418,10 @@ impl Core {
             self.txns_since_snapshot = 0;
             self.snapshot_at = Self::next_snapshot_threshold(self.cfg.snap_count);
             let bytes = self.snapshot_bytes();
-            sink.commit(CommitJob::Snapshot { zxid: self.tree.last_processed_zxid, bytes });
+            sink.commit(CommitJob::Snapshot {
+                zxid: self.tree.last_processed_zxid,
+                bytes,
+            });
         }
     }
 

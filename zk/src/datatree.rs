@@ -58,7 +58,13 @@ pub struct AclCache {
 
 /// The ACL stored for index -1.
 pub fn open_acl_unsafe() -> Vec<Acl> {
-    vec![Acl { perms: perm::ALL, id: Id { scheme: "world".into(), id: "anyone".into() } }]
+    vec![Acl {
+        perms: perm::ALL,
+        id: Id {
+            scheme: "world".into(),
+            id: "anyone".into(),
+        },
+    }]
 }
 
 impl AclCache {
@@ -81,7 +87,10 @@ impl AclCache {
         if index == -1 {
             return open_acl_unsafe();
         }
-        self.by_index.get(&index).map(|e| e.0.clone()).unwrap_or_default()
+        self.by_index
+            .get(&index)
+            .map(|e| e.0.clone())
+            .unwrap_or_default()
     }
 
     /// Borrowing form of `get` for checks on the hot path; `None` means OPEN_ACL_UNSAFE.
@@ -89,7 +98,12 @@ impl AclCache {
         if index == -1 {
             return None;
         }
-        Some(self.by_index.get(&index).map(|e| e.0.as_slice()).unwrap_or(&[]))
+        Some(
+            self.by_index
+                .get(&index)
+                .map(|e| e.0.as_slice())
+                .unwrap_or(&[]),
+        )
     }
 
     pub fn remove_usage(&mut self, index: i64) {
@@ -130,7 +144,12 @@ impl AclCache {
 
     /// Drops entries no node uses (after a snapshot load).
     pub fn purge_unused(&mut self) {
-        let unused: Vec<i64> = self.by_index.iter().filter(|(_, e)| e.1 == 0).map(|(i, _)| *i).collect();
+        let unused: Vec<i64> = self
+            .by_index
+            .iter()
+            .filter(|(_, e)| e.1 == 0)
+            .map(|(i, _)| *i)
+            .collect();
         for i in unused {
             if let Some((acl, _)) = self.by_index.remove(&i) {
                 self.by_acl.remove(&acl);
@@ -140,7 +159,11 @@ impl AclCache {
 
     /// Entries in index order, for snapshots.
     pub fn entries(&self) -> Vec<(i64, Vec<Acl>)> {
-        let mut v: Vec<_> = self.by_index.iter().map(|(i, e)| (*i, e.0.clone())).collect();
+        let mut v: Vec<_> = self
+            .by_index
+            .iter()
+            .map(|(i, e)| (*i, e.0.clone()))
+            .collect();
         v.sort_by_key(|e| e.0);
         v
     }
@@ -217,7 +240,11 @@ impl DataTree {
             data_size: 0,
             extended_types,
         };
-        let empty = || Node { data: Some(Vec::new()), acl: -1, ..Default::default() };
+        let empty = || Node {
+            data: Some(Vec::new()),
+            acl: -1,
+            ..Default::default()
+        };
         t.insert("/".into(), empty());
         t.insert("/zookeeper".into(), empty());
         t.insert("/zookeeper/quota".into(), empty());
@@ -226,7 +253,13 @@ impl DataTree {
         t.link_child("/zookeeper", "quota");
         t.link_child("/zookeeper", "config");
         // The config node is READ-only for everyone, set with version -1 (aversion -1).
-        let read = vec![Acl { perms: perm::READ, id: Id { scheme: "world".into(), id: "anyone".into() } }];
+        let read = vec![Acl {
+            perms: perm::READ,
+            id: Id {
+                scheme: "world".into(),
+                id: "anyone".into(),
+            },
+        }];
         let idx = t.acls.convert(&read);
         if let Some(n) = t.nodes.get_mut("/zookeeper/config") {
             n.acl = idx;
@@ -242,7 +275,9 @@ impl DataTree {
     }
 
     fn insert(&mut self, path: String, node: Node) {
-        self.digest = self.digest.wrapping_add(node_digest(&path, node.data.as_deref(), &node.stat));
+        self.digest =
+            self.digest
+                .wrapping_add(node_digest(&path, node.data.as_deref(), &node.stat));
         self.data_size += (path.len() + node.data.as_ref().map_or(0, |d| d.len())) as i64;
         self.nodes.insert(path, node);
     }
@@ -283,12 +318,19 @@ impl DataTree {
     }
 
     pub fn ephemerals_of(&self, session: i64) -> Vec<String> {
-        self.ephemerals.get(&session).map(|s| s.iter().cloned().collect()).unwrap_or_default()
+        self.ephemerals
+            .get(&session)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// All sessions that own ephemerals, with their paths.
     pub fn all_ephemerals(&self) -> Vec<(i64, Vec<String>)> {
-        let mut v: Vec<_> = self.ephemerals.iter().map(|(s, p)| (*s, p.iter().cloned().collect())).collect();
+        let mut v: Vec<_> = self
+            .ephemerals
+            .iter()
+            .map(|(s, p)| (*s, p.iter().cloned().collect()))
+            .collect();
         v.sort();
         v
     }
@@ -356,7 +398,11 @@ impl DataTree {
         }
         let acl_index = self.acls.convert(acl);
         self.modify(parent_name, |p| {
-            let cv = if parent_cversion == -1 { p.stat.cversion + 1 } else { parent_cversion };
+            let cv = if parent_cversion == -1 {
+                p.stat.cversion + 1
+            } else {
+                parent_cversion
+            };
             if cv > p.stat.cversion {
                 p.stat.cversion = cv;
                 p.stat.pzxid = zxid;
@@ -374,7 +420,12 @@ impl DataTree {
             ephemeral_owner: owner,
             pzxid: zxid,
         };
-        let node = Node { data, acl: acl_index, stat, children: HashSet::new() };
+        let node = Node {
+            data,
+            acl: acl_index,
+            stat,
+            children: HashSet::new(),
+        };
         let out = self.stat_of(&node);
         self.insert(path.to_owned(), node);
         self.index(path, owner);
@@ -383,7 +434,12 @@ impl DataTree {
     }
 
     /// `DataTree.deleteNode`.
-    pub fn delete_node(&mut self, path: &str, zxid: i64, triggers: &mut Vec<Trigger>) -> Result<(), i32> {
+    pub fn delete_node(
+        &mut self,
+        path: &str,
+        zxid: i64,
+        triggers: &mut Vec<Trigger>,
+    ) -> Result<(), i32> {
         let slash = path.rfind('/').ok_or(err::NO_NODE)?;
         let parent_name = if slash == 0 { "/" } else { &path[..slash] };
         if path == "/" {
@@ -398,7 +454,9 @@ impl DataTree {
         })
         .ok_or(err::NO_NODE)?;
         let node = self.nodes.remove(path).ok_or(err::NO_NODE)?;
-        self.digest = self.digest.wrapping_sub(node_digest(path, node.data.as_deref(), &node.stat));
+        self.digest = self
+            .digest
+            .wrapping_sub(node_digest(path, node.data.as_deref(), &node.stat));
         self.data_size -= (path.len() + node.data.as_ref().map_or(0, |d| d.len())) as i64;
         self.acls.remove_usage(node.acl);
         self.unindex(path, node.stat.ephemeral_owner);
@@ -407,7 +465,15 @@ impl DataTree {
     }
 
     /// `DataTree.setData`.
-    pub fn set_data(&mut self, path: &str, data: Buffer, version: i32, zxid: i64, time: i64, triggers: &mut Vec<Trigger>) -> Result<Stat, i32> {
+    pub fn set_data(
+        &mut self,
+        path: &str,
+        data: Buffer,
+        version: i32,
+        zxid: i64,
+        time: i64,
+        triggers: &mut Vec<Trigger>,
+    ) -> Result<Stat, i32> {
         self.modify(path, |n| {
             n.data = data;
             n.stat.mtime = time;
@@ -433,7 +499,14 @@ impl DataTree {
 
     /// Applies one transaction (`DataTree.processTxn` plus the session bookkeeping of
     /// `ZooKeeperServer.processTxn`).
-    pub fn apply(&mut self, client_id: i64, zxid: i64, time: i64, body: &TxnBody, triggers: &mut Vec<Trigger>) -> TxnResult {
+    pub fn apply(
+        &mut self,
+        client_id: i64,
+        zxid: i64,
+        time: i64,
+        body: &TxnBody,
+        triggers: &mut Vec<Trigger>,
+    ) -> TxnResult {
         let rc = self.apply_inner(client_id, zxid, time, body, triggers);
         if zxid > self.last_processed_zxid {
             self.last_processed_zxid = zxid;
@@ -442,21 +515,37 @@ impl DataTree {
     }
 
     /// Applies a sub-transaction of a multi without moving lastProcessedZxid.
-    pub fn apply_sub(&mut self, client_id: i64, zxid: i64, time: i64, body: &TxnBody, triggers: &mut Vec<Trigger>) -> TxnResult {
+    pub fn apply_sub(
+        &mut self,
+        client_id: i64,
+        zxid: i64,
+        time: i64,
+        body: &TxnBody,
+        triggers: &mut Vec<Trigger>,
+    ) -> TxnResult {
         self.apply_inner(client_id, zxid, time, body, triggers)
     }
 
     /// Remembers a node (or its absence) so a failed multi can be rolled back.
     pub fn save(&self, path: &str) -> SavedNode {
         let node = self.nodes.get(path).cloned();
-        let acl = node.as_ref().map(|n| self.acls.get(n.acl)).unwrap_or_default();
-        SavedNode { path: path.to_owned(), node, acl }
+        let acl = node
+            .as_ref()
+            .map(|n| self.acls.get(n.acl))
+            .unwrap_or_default();
+        SavedNode {
+            path: path.to_owned(),
+            node,
+            acl,
+        }
     }
 
     /// Puts a saved node back, keeping every index and the digest right.
     pub fn restore(&mut self, s: SavedNode) {
         if let Some(cur) = self.nodes.remove(&s.path) {
-            self.digest = self.digest.wrapping_sub(node_digest(&s.path, cur.data.as_deref(), &cur.stat));
+            self.digest =
+                self.digest
+                    .wrapping_sub(node_digest(&s.path, cur.data.as_deref(), &cur.stat));
             self.data_size -= (s.path.len() + cur.data.as_ref().map_or(0, |d| d.len())) as i64;
             self.acls.remove_usage(cur.acl);
             self.unindex(&s.path, cur.stat.ephemeral_owner);
@@ -479,7 +568,10 @@ impl DataTree {
                 self.ttls.insert(path.to_owned());
             }
             EphemeralKind::Normal(s) => {
-                self.ephemerals.entry(s).or_default().insert(path.to_owned());
+                self.ephemerals
+                    .entry(s)
+                    .or_default()
+                    .insert(path.to_owned());
             }
             EphemeralKind::Void => {}
         }
@@ -505,8 +597,18 @@ impl DataTree {
         }
     }
 
-    fn apply_inner(&mut self, client_id: i64, zxid: i64, time: i64, body: &TxnBody, triggers: &mut Vec<Trigger>) -> TxnResult {
-        let mut rc = TxnResult { ty: body.type_code(), ..Default::default() };
+    fn apply_inner(
+        &mut self,
+        client_id: i64,
+        zxid: i64,
+        time: i64,
+        body: &TxnBody,
+        triggers: &mut Vec<Trigger>,
+    ) -> TxnResult {
+        let mut rc = TxnResult {
+            ty: body.type_code(),
+            ..Default::default()
+        };
         let res: Result<(), i32> = match body {
             TxnBody::CreateSession(t) => {
                 self.sessions.insert(client_id, t.time_out);
@@ -529,7 +631,16 @@ impl DataTree {
             TxnBody::Create(t) | TxnBody::Create2(t) => {
                 rc.path = t.path.clone();
                 let owner = if t.ephemeral { client_id } else { 0 };
-                let r = self.create_node(&t.path, t.data.clone(), &t.acl, owner, t.parent_c_version, zxid, time, triggers);
+                let r = self.create_node(
+                    &t.path,
+                    t.data.clone(),
+                    &t.acl,
+                    owner,
+                    t.parent_c_version,
+                    zxid,
+                    time,
+                    triggers,
+                );
                 if matches!(body, TxnBody::Create2(_)) {
                     rc.stat = r.as_ref().ok().cloned();
                 }
@@ -543,13 +654,31 @@ impl DataTree {
             TxnBody::CreateTtl(t) => {
                 rc.path = t.path.clone();
                 let owner = TTL_MASK | (t.ttl & MAX_TTL);
-                let r = self.create_node(&t.path, t.data.clone(), &t.acl, owner, t.parent_c_version, zxid, time, triggers);
+                let r = self.create_node(
+                    &t.path,
+                    t.data.clone(),
+                    &t.acl,
+                    owner,
+                    t.parent_c_version,
+                    zxid,
+                    time,
+                    triggers,
+                );
                 rc.stat = r.as_ref().ok().cloned();
                 r.map(|_| ())
             }
             TxnBody::CreateContainer(t) => {
                 rc.path = t.path.clone();
-                let r = self.create_node(&t.path, t.data.clone(), &t.acl, CONTAINER_EPHEMERAL_OWNER, t.parent_c_version, zxid, time, triggers);
+                let r = self.create_node(
+                    &t.path,
+                    t.data.clone(),
+                    &t.acl,
+                    CONTAINER_EPHEMERAL_OWNER,
+                    t.parent_c_version,
+                    zxid,
+                    time,
+                    triggers,
+                );
                 rc.stat = r.as_ref().ok().cloned();
                 r.map(|_| ())
             }
@@ -559,11 +688,13 @@ impl DataTree {
             }
             TxnBody::SetData(t) | TxnBody::Reconfig(t) => {
                 rc.path = t.path.clone();
-                self.set_data(&t.path, t.data.clone(), t.version, zxid, time, triggers).map(|s| rc.stat = Some(s))
+                self.set_data(&t.path, t.data.clone(), t.version, zxid, time, triggers)
+                    .map(|s| rc.stat = Some(s))
             }
             TxnBody::SetAcl(t) => {
                 rc.path = t.path.clone();
-                self.set_acl(&t.path, &t.acl, t.version).map(|s| rc.stat = Some(s))
+                self.set_acl(&t.path, &t.acl, t.version)
+                    .map(|s| rc.stat = Some(s))
             }
             TxnBody::Error(t) => Err(t.err),
             TxnBody::Check(t) => {
@@ -578,7 +709,11 @@ impl DataTree {
                         post_failed = true;
                     }
                     let sub = if failed && !matches!(s, TxnBody::Error(_)) {
-                        let ec = if post_failed { err::RUNTIME_INCONSISTENCY } else { err::OK };
+                        let ec = if post_failed {
+                            err::RUNTIME_INCONSISTENCY
+                        } else {
+                            err::OK
+                        };
                         TxnBody::Error(crate::jute::ErrorTxn { err: ec })
                     } else {
                         s.clone()
@@ -598,7 +733,13 @@ impl DataTree {
         rc
     }
 
-    fn delete_ephemeral(&mut self, session: i64, p: &str, zxid: i64, triggers: &mut Vec<Trigger>) -> Result<(), i32> {
+    fn delete_ephemeral(
+        &mut self,
+        session: i64,
+        p: &str,
+        zxid: i64,
+        triggers: &mut Vec<Trigger>,
+    ) -> Result<(), i32> {
         let r = self.delete_node(p, zxid, triggers);
         if r.is_err() {
             tracing::warn!("ignoring NoNode for path {p} while removing ephemeral for dead session 0x{session:x}");
@@ -607,10 +748,16 @@ impl DataTree {
     }
 
     fn set_cversion_pzxid(&mut self, path: &str, parent_cversion: i32, zxid: i64) {
-        let Some(parent) = path::parent(path) else { return };
+        let Some(parent) = path::parent(path) else {
+            return;
+        };
         let parent = parent.to_owned();
         self.modify(&parent, |p| {
-            let cv = if parent_cversion == -1 { p.stat.cversion + 1 } else { parent_cversion };
+            let cv = if parent_cversion == -1 {
+                p.stat.cversion + 1
+            } else {
+                parent_cversion
+            };
             if cv > p.stat.cversion {
                 p.stat.cversion = cv;
                 p.stat.pzxid = zxid;
@@ -622,7 +769,9 @@ impl DataTree {
     pub fn visit_preorder<'a>(&'a self, mut f: impl FnMut(&str, &'a Node)) {
         let mut stack = vec!["/".to_owned()];
         while let Some(p) = stack.pop() {
-            let Some(n) = self.nodes.get(&p) else { continue };
+            let Some(n) = self.nodes.get(&p) else {
+                continue;
+            };
             f(&p, n);
             for c in &n.children {
                 stack.push(path::join(&p, c));
@@ -653,7 +802,8 @@ impl DataTree {
         t.acls.load(acls);
         for (p, data, acl, stat) in nodes {
             if p != "/" {
-                let parent = path::parent(&p).ok_or_else(|| format!("invalid path {p:?} in snapshot"))?;
+                let parent =
+                    path::parent(&p).ok_or_else(|| format!("invalid path {p:?} in snapshot"))?;
                 let child = path::basename(&p).to_owned();
                 match t.nodes.get_mut(parent) {
                     Some(pn) => {
@@ -667,7 +817,15 @@ impl DataTree {
             }
             t.acls.add_usage(acl);
             t.index(&p, stat.ephemeral_owner);
-            t.insert(p, Node { data, acl, stat, children: HashSet::new() });
+            t.insert(
+                p,
+                Node {
+                    data,
+                    acl,
+                    stat,
+                    children: HashSet::new(),
+                },
+            );
         }
         if !t.nodes.contains_key("/") {
             return Err("snapshot has no root node".into());
@@ -683,7 +841,13 @@ mod tests {
     use crate::jute::CreateTxn;
 
     fn create(t: &mut DataTree, path: &str, zxid: i64) -> TxnResult {
-        let body = TxnBody::Create2(CreateTxn { path: path.into(), data: None, acl: open_acl_unsafe(), ephemeral: false, parent_c_version: -1 });
+        let body = TxnBody::Create2(CreateTxn {
+            path: path.into(),
+            data: None,
+            acl: open_acl_unsafe(),
+            ephemeral: false,
+            parent_c_version: -1,
+        });
         t.apply(1, zxid, 1000, &body, &mut Vec::new())
     }
 
@@ -728,9 +892,17 @@ mod tests {
     fn failed_multi_turns_into_errors() {
         let mut t = DataTree::new(false);
         let body = TxnBody::Multi(vec![
-            TxnBody::Create(CreateTxn { path: "/x".into(), data: None, acl: open_acl_unsafe(), ephemeral: false, parent_c_version: 1 }),
+            TxnBody::Create(CreateTxn {
+                path: "/x".into(),
+                data: None,
+                acl: open_acl_unsafe(),
+                ephemeral: false,
+                parent_c_version: 1,
+            }),
             TxnBody::Error(crate::jute::ErrorTxn { err: err::NO_NODE }),
-            TxnBody::Error(crate::jute::ErrorTxn { err: err::RUNTIME_INCONSISTENCY }),
+            TxnBody::Error(crate::jute::ErrorTxn {
+                err: err::RUNTIME_INCONSISTENCY,
+            }),
         ]);
         let rc = t.apply(1, 5, 0, &body, &mut Vec::new());
         assert!(t.get("/x").is_none());

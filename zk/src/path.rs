@@ -10,7 +10,12 @@ pub struct InvalidPath {
 
 /// Validates a full path as ZooKeeper does.
 pub fn validate(path: &str) -> Result<(), InvalidPath> {
-    let bad = |reason| Err(InvalidPath { path: path.to_owned(), reason });
+    let bad = |reason| {
+        Err(InvalidPath {
+            path: path.to_owned(),
+            reason,
+        })
+    };
     if path.is_empty() {
         return bad("path length must be > 0");
     }
@@ -85,7 +90,20 @@ mod tests {
         for ok in ["/", "/a", "/a/b", "/a.b", "/...", "/zookeeper", "/a/\u{e9}"] {
             assert!(validate(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "a", "/a/", "//a", "/a//b", "/.", "/a/..", "/a\0b", "/a\u{1}", "/\u{e000}", "/\u{fff0}", "/\u{85}"] {
+        for bad in [
+            "",
+            "a",
+            "/a/",
+            "//a",
+            "/a//b",
+            "/.",
+            "/a/..",
+            "/a\0b",
+            "/a\u{1}",
+            "/\u{e000}",
+            "/\u{fff0}",
+            "/\u{85}",
+        ] {
             assert!(validate(bad).is_err(), "{bad:?}");
         }
     }

@@ -136,10 +136,18 @@ impl CreateMode {
         matches!(self, Self::Ephemeral | Self::EphemeralSequential)
     }
     pub fn is_sequential(self) -> bool {
-        matches!(self, Self::PersistentSequential | Self::EphemeralSequential | Self::PersistentSequentialWithTtl)
+        matches!(
+            self,
+            Self::PersistentSequential
+                | Self::EphemeralSequential
+                | Self::PersistentSequentialWithTtl
+        )
     }
     pub fn is_ttl(self) -> bool {
-        matches!(self, Self::PersistentWithTtl | Self::PersistentSequentialWithTtl)
+        matches!(
+            self,
+            Self::PersistentWithTtl | Self::PersistentSequentialWithTtl
+        )
     }
     pub fn is_container(self) -> bool {
         self == Self::Container

@@ -20,7 +20,10 @@ pub enum ServerError {
     #[error("cannot open the transaction log: {0}")]
     Log(#[from] crate::persist::txnlog::TxnLogError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -76,7 +79,8 @@ pub fn start(cfg: Config) -> Result<Running, ServerError> {
     tracing::info!(
         "loaded database in {:?}: snapshot {}, {} txns replayed, last zxid 0x{:x}, {} nodes",
         t0.elapsed(),
-        info.snapshot_zxid.map_or("none".to_owned(), |z| format!("0x{z:x}")),
+        info.snapshot_zxid
+            .map_or("none".to_owned(), |z| format!("0x{z:x}")),
         info.replayed,
         tree.last_processed_zxid,
         tree.node_count()
@@ -93,110 +97,141 @@ pub fn start(cfg: Config) -> Result<Running, ServerError> {
         log_dir,
         stats: stats.clone(),
         inflight: inflight.clone(),
-        retain: if cfg.autopurge_purge_interval > 0 { cfg.autopurge_snap_retain_count as usize } else { 0 },
+        retain: if cfg.autopurge_purge_interval > 0 {
+            cfg.autopurge_snap_retain_count as usize
+        } else {
+            0
+        },
     };
-    let commit_thread = std::thread::Builder::new().name("zk-commit".into()).spawn(move || committer.run(commit_rx))?;
+    let commit_thread = std::thread::Builder::new()
+        .name("zk-commit".into())
+        .spawn(move || committer.run(commit_rx))?;
 
     let (core_tx, core_rx) = crossbeam_channel::unbounded::<CoreMsg>();
     let mut core = Core::new(cfg.clone(), tree, stats, inflight);
     let tick = Duration::from_millis((cfg.tick_time as u64 / 2).clamp(10, 1000));
-    let core_thread = std::thread::Builder::new().name("zk-core".into()).spawn(move || {
-        let mut sink = ChannelSink(commit_tx);
-        let mut last_tick = Instant::now();
-        'outer: loop {
-            match core_rx.recv_timeout(tick) {
-                Ok(CoreMsg::Shutdown) => break,
-                Ok(m) => core.handle(m),
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
-            }
-            for _ in 0..4096 {
-                match core_rx.try_recv() {
-                    Ok(CoreMsg::Shutdown) => {
-                        core.flush(&mut sink);
-                        break 'outer;
-                    }
+    let core_thread = std::thread::Builder::new()
+        .name("zk-core".into())
+        .spawn(move || {
+            let mut sink = ChannelSink(commit_tx);
+            let mut last_tick = Instant::now();
+            'outer: loop {
+                match core_rx.recv_timeout(tick) {
+                    Ok(CoreMsg::Shutdown) => break,
                     Ok(m) => core.handle(m),
-                    Err(_) => break,
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
                 }
-            }
-            if last_tick.elapsed() >= tick {
-                last_tick = Instant::now();
-                core.tick();
+                for _ in 0..4096 {
+                    match core_rx.try_recv() {
+                        Ok(CoreMsg::Shutdown) => {
+                            core.flush(&mut sink);
+                            break 'outer;
+                        }
+                        Ok(m) => core.handle(m),
+                        Err(_) => break,
+                    }
+                }
+                if last_tick.elapsed() >= tick {
+                    last_tick = Instant::now();
+                    core.tick();
+                }
+                core.flush(&mut sink);
             }
             core.flush(&mut sink);
-        }
-        core.flush(&mut sink);
-        drop(sink);
-        let _ = commit_thread.join();
-    })?;
+            drop(sink);
+            let _ = commit_thread.join();
+        })?;
 
-    let ip = cfg.client_port_address.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let ip = cfg
+        .client_port_address
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let addr = SocketAddr::new(ip, cfg.client_port.unwrap_or(2181));
-    let std_listener = std::net::TcpListener::bind(addr).map_err(|source| ServerError::Bind { addr, source })?;
+    let std_listener =
+        std::net::TcpListener::bind(addr).map_err(|source| ServerError::Bind { addr, source })?;
     std_listener.set_nonblocking(true)?;
     let local = std_listener.local_addr()?;
     let (shutdown_tx, mut shutdown_rx) = tokio::sync::oneshot::channel::<()>();
     let accept_core = core_tx.clone();
     let accept_cfg = cfg.clone();
-    let accept_thread = std::thread::Builder::new().name("zk-net".into()).spawn(move || {
-        let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-            Ok(rt) => rt,
-            Err(e) => {
-                tracing::error!("cannot start the network runtime: {e}");
-                return;
-            }
-        };
-        rt.block_on(async move {
-            let listener = match tokio::net::TcpListener::from_std(std_listener) {
-                Ok(l) => l,
+    let accept_thread = std::thread::Builder::new()
+        .name("zk-net".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
                 Err(e) => {
-                    tracing::error!("cannot listen: {e}");
+                    tracing::error!("cannot start the network runtime: {e}");
                     return;
                 }
             };
-            let per_ip: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
-            let mut next_id: u64 = 1;
-            loop {
-                let (sock, peer) = tokio::select! {
-                    r = listener.accept() => match r {
-                        Ok(x) => x,
-                        Err(e) => {
-                            tracing::warn!("accept failed: {e}");
-                            tokio::time::sleep(Duration::from_millis(10)).await;
+            rt.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(std_listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::error!("cannot listen: {e}");
+                        return;
+                    }
+                };
+                let per_ip: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
+                let mut next_id: u64 = 1;
+                loop {
+                    let (sock, peer) = tokio::select! {
+                        r = listener.accept() => match r {
+                            Ok(x) => x,
+                            Err(e) => {
+                                tracing::warn!("accept failed: {e}");
+                                tokio::time::sleep(Duration::from_millis(10)).await;
+                                continue;
+                            }
+                        },
+                        _ = &mut shutdown_rx => break,
+                    };
+                    let max = accept_cfg.max_client_cnxns;
+                    {
+                        let mut m = per_ip.lock().unwrap_or_else(|p| p.into_inner());
+                        let n = m.entry(peer.ip()).or_insert(0);
+                        if max > 0 && *n >= max {
+                            tracing::warn!(
+                                "too many connections from {} - max is {max}",
+                                peer.ip()
+                            );
+                            drop(sock);
                             continue;
                         }
-                    },
-                    _ = &mut shutdown_rx => break,
-                };
-                let max = accept_cfg.max_client_cnxns;
-                {
-                    let mut m = per_ip.lock().unwrap_or_else(|p| p.into_inner());
-                    let n = m.entry(peer.ip()).or_insert(0);
-                    if max > 0 && *n >= max {
-                        tracing::warn!("too many connections from {} - max is {max}", peer.ip());
-                        drop(sock);
-                        continue;
+                        *n += 1;
                     }
-                    *n += 1;
-                }
-                let ctx = ConnCtx { id: next_id, addr: peer, cfg: accept_cfg.clone(), core: accept_core.clone() };
-                next_id += 1;
-                let per_ip = per_ip.clone();
-                tokio::spawn(async move {
-                    connection::serve(sock, ctx).await;
-                    let mut m = per_ip.lock().unwrap_or_else(|p| p.into_inner());
-                    if let Some(n) = m.get_mut(&peer.ip()) {
-                        *n = n.saturating_sub(1);
-                        if *n == 0 {
-                            m.remove(&peer.ip());
+                    let ctx = ConnCtx {
+                        id: next_id,
+                        addr: peer,
+                        cfg: accept_cfg.clone(),
+                        core: accept_core.clone(),
+                    };
+                    next_id += 1;
+                    let per_ip = per_ip.clone();
+                    tokio::spawn(async move {
+                        connection::serve(sock, ctx).await;
+                        let mut m = per_ip.lock().unwrap_or_else(|p| p.into_inner());
+                        if let Some(n) = m.get_mut(&peer.ip()) {
+                            *n = n.saturating_sub(1);
+                            if *n == 0 {
+                                m.remove(&peer.ip());
+                            }
                         }
-                    }
-                });
-            }
-        });
-        rt.shutdown_timeout(Duration::from_millis(200));
-    })?;
+                    });
+                }
+            });
+            rt.shutdown_timeout(Duration::from_millis(200));
+        })?;
     tracing::info!("binding to port {local}");
-    Ok(Running { addr: local, core_tx, core_thread: Some(core_thread), shutdown: Some(shutdown_tx), accept_thread: Some(accept_thread) })
+    Ok(Running {
+        addr: local,
+        core_tx,
+        core_thread: Some(core_thread),
+        shutdown: Some(shutdown_tx),
+        accept_thread: Some(accept_thread),
+    })
 }

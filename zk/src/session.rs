@@ -14,7 +14,9 @@ impl JavaRandom {
     const MASK: u64 = (1 << 48) - 1;
 
     pub fn new(seed: i64) -> Self {
-        JavaRandom { seed: (seed as u64 ^ Self::MULT) & Self::MASK }
+        JavaRandom {
+            seed: (seed as u64 ^ Self::MULT) & Self::MASK,
+        }
     }
 
     fn next32(&mut self) -> i32 {
@@ -106,13 +108,23 @@ impl SessionTracker {
             }
         }
         let expires_at = self.bucket(now, timeout);
-        self.sessions.insert(id, Session { id, timeout, expires_at, closing: false });
+        self.sessions.insert(
+            id,
+            Session {
+                id,
+                timeout,
+                expires_at,
+                closing: false,
+            },
+        );
         self.buckets.entry(expires_at).or_default().insert(id);
     }
 
     /// Moves a session's expiry forward; false if unknown or closing.
     pub fn touch(&mut self, id: i64, timeout: Option<i32>, now: i64) -> bool {
-        let Some(s) = self.sessions.get(&id) else { return false };
+        let Some(s) = self.sessions.get(&id) else {
+            return false;
+        };
         if s.closing {
             return false;
         }

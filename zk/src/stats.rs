@@ -52,7 +52,13 @@ impl ServerStats {
             return (0, 0.0, 0);
         }
         let min = self.lat_min.load(Ordering::Relaxed);
-        (min, self.lat_sum.load(Ordering::Relaxed) as f64 / n as f64, self.lat_max.load(Ordering::Relaxed))
+        // ZooKeeper rounds the average half-up to 4 decimal places.
+        let avg = self.lat_sum.load(Ordering::Relaxed) as f64 / n as f64;
+        (
+            min,
+            (avg * 10000.0).round() / 10000.0,
+            self.lat_max.load(Ordering::Relaxed),
+        )
     }
 
     /// srst.
@@ -92,7 +98,10 @@ pub struct ConnInner {
 }
 
 fn wall_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 impl Default for ConnStats {
@@ -102,7 +111,10 @@ impl Default for ConnStats {
             sent: AtomicU64::new(0),
             outstanding: AtomicI64::new(0),
             established_ms: wall_ms(),
-            inner: Mutex::new(ConnInner { min_lat: u64::MAX, ..Default::default() }),
+            inner: Mutex::new(ConnInner {
+                min_lat: u64::MAX,
+                ..Default::default()
+            }),
         }
     }
 }

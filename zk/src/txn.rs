@@ -115,11 +115,24 @@ impl TxnBody {
                     Ok(v) => v,
                     Err(_) => {
                         let (i, v0): (_, CreateTxnV0) = r(i)?;
-                        let t = CreateTxn { path: v0.path, data: v0.data, acl: v0.acl, ephemeral: v0.ephemeral, parent_c_version: -1 };
+                        let t = CreateTxn {
+                            path: v0.path,
+                            data: v0.data,
+                            acl: v0.acl,
+                            ephemeral: v0.ephemeral,
+                            parent_c_version: -1,
+                        };
                         (i, t)
                     }
                 };
-                (i, if ty == op::CREATE { TxnBody::Create(t) } else { TxnBody::Create2(t) })
+                (
+                    i,
+                    if ty == op::CREATE {
+                        TxnBody::Create(t)
+                    } else {
+                        TxnBody::Create2(t)
+                    },
+                )
             }
             op::CREATE_TTL => {
                 let (i, t) = r(i)?;
@@ -191,7 +204,11 @@ impl TxnEntry {
     pub fn decode(payload: &[u8]) -> Result<TxnEntry, TxnError> {
         let (i, hdr) = TxnHeader::read(payload).map_err(|e| TxnError::Decode(e.into()))?;
         let (i, body) = TxnBody::read(hdr.r#type, i)?;
-        let digest = if i.len() >= 12 { TxnDigest::decode(i).ok() } else { None };
+        let digest = if i.len() >= 12 {
+            TxnDigest::decode(i).ok()
+        } else {
+            None
+        };
         Ok(TxnEntry { hdr, body, digest })
     }
 }
@@ -203,21 +220,54 @@ mod tests {
     #[test]
     fn roundtrip_multi_with_digest() {
         let e = TxnEntry {
-            hdr: TxnHeader { client_id: 7, cxid: 3, zxid: 0x100000002, time: 99, r#type: op::MULTI },
+            hdr: TxnHeader {
+                client_id: 7,
+                cxid: 3,
+                zxid: 0x100000002,
+                time: 99,
+                r#type: op::MULTI,
+            },
             body: TxnBody::Multi(vec![
-                TxnBody::Create(CreateTxn { path: "/a".into(), data: None, acl: vec![], ephemeral: false, parent_c_version: 1 }),
+                TxnBody::Create(CreateTxn {
+                    path: "/a".into(),
+                    data: None,
+                    acl: vec![],
+                    ephemeral: false,
+                    parent_c_version: 1,
+                }),
                 TxnBody::Error(ErrorTxn { err: -101 }),
             ]),
-            digest: Some(TxnDigest { version: 2, tree_digest: 12345 }),
+            digest: Some(TxnDigest {
+                version: 2,
+                tree_digest: 12345,
+            }),
         };
         assert_eq!(TxnEntry::decode(&e.encode()).unwrap(), e);
     }
 
     #[test]
     fn close_session_forms() {
-        for body in [TxnBody::CloseSession(None), TxnBody::CloseSession(Some(CloseSessionTxn { paths2_delete: vec!["/e".into()] }))] {
-            for digest in [None, Some(TxnDigest { version: 2, tree_digest: 1 })] {
-                let e = TxnEntry { hdr: TxnHeader { r#type: op::CLOSE_SESSION, ..Default::default() }, body: body.clone(), digest };
+        for body in [
+            TxnBody::CloseSession(None),
+            TxnBody::CloseSession(Some(CloseSessionTxn {
+                paths2_delete: vec!["/e".into()],
+            })),
+        ] {
+            for digest in [
+                None,
+                Some(TxnDigest {
+                    version: 2,
+                    tree_digest: 1,
+                }),
+            ] {
+                let e = TxnEntry {
+                    hdr: TxnHeader {
+                        r#type: op::CLOSE_SESSION,
+                        ..Default::default()
+                    },
+                    body: body.clone(),
+                    digest,
+                };
                 assert_eq!(TxnEntry::decode(&e.encode()).unwrap(), e);
             }
         }

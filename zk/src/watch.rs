@@ -35,16 +35,25 @@ impl WatchTable {
         if mode == Mode::PersistentRecursive {
             self.recursive += 1;
         }
-        self.by_conn.entry(conn).or_default().insert(path.to_owned());
+        self.by_conn
+            .entry(conn)
+            .or_default()
+            .insert(path.to_owned());
     }
 
     pub fn contains(&self, path: &str, conn: ConnId) -> bool {
-        self.by_path.get(path).is_some_and(|m| m.contains_key(&conn))
+        self.by_path
+            .get(path)
+            .is_some_and(|m| m.contains_key(&conn))
     }
 
     pub fn remove(&mut self, path: &str, conn: ConnId) -> bool {
-        let Some(m) = self.by_path.get_mut(path) else { return false };
-        let Some(mode) = m.remove(&conn) else { return false };
+        let Some(m) = self.by_path.get_mut(path) else {
+            return false;
+        };
+        let Some(mode) = m.remove(&conn) else {
+            return false;
+        };
         if mode == Mode::PersistentRecursive {
             self.recursive -= 1;
         }
@@ -138,7 +147,9 @@ impl WatchTable {
 
     /// path → conns, for wchp.
     pub fn by_path(&self) -> impl Iterator<Item = (&String, Vec<ConnId>)> {
-        self.by_path.iter().map(|(p, m)| (p, m.keys().copied().collect()))
+        self.by_path
+            .iter()
+            .map(|(p, m)| (p, m.keys().copied().collect()))
     }
 }
 
@@ -160,14 +171,28 @@ impl WatchManager {
             Trigger::Created(p) => {
                 self.emit(true, p, event::NODE_CREATED, &[], out, &mut conns);
                 let parent = crate::path::parent(p).unwrap_or("/").to_owned();
-                self.emit(false, &parent, event::NODE_CHILDREN_CHANGED, &[], out, &mut conns);
+                self.emit(
+                    false,
+                    &parent,
+                    event::NODE_CHILDREN_CHANGED,
+                    &[],
+                    out,
+                    &mut conns,
+                );
             }
             Trigger::Deleted(p) => {
                 self.emit(true, p, event::NODE_DELETED, &[], out, &mut conns);
                 let notified = std::mem::take(&mut conns);
                 self.emit(false, p, event::NODE_DELETED, &notified, out, &mut conns);
                 let parent = crate::path::parent(p).unwrap_or("/").to_owned();
-                self.emit(false, &parent, event::NODE_CHILDREN_CHANGED, &[], out, &mut conns);
+                self.emit(
+                    false,
+                    &parent,
+                    event::NODE_CHILDREN_CHANGED,
+                    &[],
+                    out,
+                    &mut conns,
+                );
             }
             Trigger::DataChanged(p) => {
                 self.emit(true, p, event::NODE_DATA_CHANGED, &[], out, &mut conns);
@@ -175,9 +200,21 @@ impl WatchManager {
         }
     }
 
-    fn emit(&mut self, data: bool, path: &str, ty: i32, suppress: &[ConnId], out: &mut Vec<Event>, scratch: &mut Vec<ConnId>) {
+    fn emit(
+        &mut self,
+        data: bool,
+        path: &str,
+        ty: i32,
+        suppress: &[ConnId],
+        out: &mut Vec<Event>,
+        scratch: &mut Vec<ConnId>,
+    ) {
         scratch.clear();
-        let table = if data { &mut self.data } else { &mut self.child };
+        let table = if data {
+            &mut self.data
+        } else {
+            &mut self.child
+        };
         table.trigger(path, ty, scratch);
         scratch.sort_unstable();
         scratch.dedup();
@@ -221,7 +258,14 @@ mod tests {
         let mut out = Vec::new();
         w.fire(&Trigger::DataChanged("/a".into()), &mut out);
         out.sort();
-        assert_eq!(out, vec![(1, 3, "/a".into()), (2, 3, "/a".into()), (3, 3, "/a".into())]);
+        assert_eq!(
+            out,
+            vec![
+                (1, 3, "/a".into()),
+                (2, 3, "/a".into()),
+                (3, 3, "/a".into())
+            ]
+        );
         out.clear();
         w.fire(&Trigger::DataChanged("/a".into()), &mut out);
         out.sort();

@@ -42,34 +42,58 @@ pub fn snapshot_of(tree: &DataTree) -> Vec<u8> {
     let acls: Vec<(i64, Vec<Acl>)> = tree.acls.entries();
     let mut nodes = Vec::with_capacity(tree.node_count());
     tree.visit_preorder(|p, n| nodes.push((p.to_owned(), n)));
-    let mut it = nodes.iter().map(|(p, n)| SnapshotNode { path: p.as_str(), data: n.data.as_deref(), acl_index: n.acl, stat: &n.stat });
+    let mut it = nodes.iter().map(|(p, n)| SnapshotNode {
+        path: p.as_str(),
+        data: n.data.as_deref(),
+        acl_index: n.acl,
+        stat: &n.stat,
+    });
     let mut out = Vec::with_capacity(tree.approximate_data_size() as usize * 2 + 1024);
-    let digest = ZxidDigest { zxid: tree.last_processed_zxid, digest_version: 2, digest: tree.digest() };
+    let digest = ZxidDigest {
+        zxid: tree.last_processed_zxid,
+        digest_version: 2,
+        digest: tree.digest(),
+    };
     snapshot::encode_snapshot(&mut out, &sessions, &acls, &mut it, Some(digest));
     out
 }
 
 /// Ensures a directory exists and is writable, with a clear message when it is not.
 fn usable_dir(p: &Path) -> Result<PathBuf, DbError> {
-    let v = files::ensure_version_dir(p).map_err(|e| DbError::Dir { path: p.to_owned(), msg: e.to_string() })?;
+    let v = files::ensure_version_dir(p).map_err(|e| DbError::Dir {
+        path: p.to_owned(),
+        msg: e.to_string(),
+    })?;
     let probe = v.join(".zkraft-write-test");
-    std::fs::write(&probe, b"").map_err(|e| DbError::Dir { path: v.clone(), msg: format!("not writable: {e}") })?;
+    std::fs::write(&probe, b"").map_err(|e| DbError::Dir {
+        path: v.clone(),
+        msg: format!("not writable: {e}"),
+    })?;
     let _ = std::fs::remove_file(&probe);
     Ok(v)
 }
 
 /// Loads the newest valid snapshot and replays the logs after it.
-pub fn recover(data_dir: &Path, log_dir: &Path, extended_types: bool) -> Result<(DataTree, RecoveryInfo), DbError> {
+pub fn recover(
+    data_dir: &Path,
+    log_dir: &Path,
+    extended_types: bool,
+) -> Result<(DataTree, RecoveryInfo), DbError> {
     let snap_dir = usable_dir(data_dir)?;
     let log_dir = usable_dir(log_dir)?;
     let mut info = RecoveryInfo::default();
     let mut tree = match snapshot::load_latest_snapshot(&snap_dir)? {
         Some((zxid, s)) => {
             info.snapshot_zxid = Some(zxid);
-            let t = DataTree::from_snapshot(extended_types, s.sessions, s.acls, s.nodes, zxid).map_err(DbError::Tree)?;
+            let t = DataTree::from_snapshot(extended_types, s.sessions, s.acls, s.nodes, zxid)
+                .map_err(DbError::Tree)?;
             if let Some(d) = s.digest {
                 if d.digest != t.digest() {
-                    tracing::warn!("snapshot 0x{zxid:x} digest {} differs from the loaded tree's {}", d.digest, t.digest());
+                    tracing::warn!(
+                        "snapshot 0x{zxid:x} digest {} differs from the loaded tree's {}",
+                        d.digest,
+                        t.digest()
+                    );
                 }
             }
             t
@@ -79,9 +103,16 @@ pub fn recover(data_dir: &Path, log_dir: &Path, extended_types: bool) -> Result<
     let from = tree.last_processed_zxid;
     let mut triggers = Vec::new();
     let scan = txnlog::read_log(&log_dir, from, |zxid, payload| {
-        let e = TxnEntry::decode(payload).map_err(|err| txnlog::TxnLogError::Callback(format!("txn 0x{zxid:x}: {err}")))?;
+        let e = TxnEntry::decode(payload)
+            .map_err(|err| txnlog::TxnLogError::Callback(format!("txn 0x{zxid:x}: {err}")))?;
         // Replay tolerates NodeExists/NoNode, as ZooKeeper's does after a fuzzy snapshot.
-        tree.apply(e.hdr.client_id, e.hdr.zxid, e.hdr.time, &e.body, &mut triggers);
+        tree.apply(
+            e.hdr.client_id,
+            e.hdr.zxid,
+            e.hdr.time,
+            &e.body,
+            &mut triggers,
+        );
         triggers.clear();
         if let Some(d) = e.digest {
             if d.tree_digest != tree.digest() && !matches!(e.body, crate::txn::TxnBody::Error(_)) {
@@ -93,7 +124,10 @@ pub fn recover(data_dir: &Path, log_dir: &Path, extended_types: bool) -> Result<
     })?;
     info.last_zxid = scan.last_zxid.max(tree.last_processed_zxid);
     if info.digest_mismatches > 0 {
-        tracing::warn!("{} replayed transactions did not match their recorded tree digest", info.digest_mismatches);
+        tracing::warn!(
+            "{} replayed transactions did not match their recorded tree digest",
+            info.digest_mismatches
+        );
     }
     if info.snapshot_zxid.is_none() && info.replayed == 0 {
         // An empty database writes snapshot.0, as ZooKeeper does, so the directory is
@@ -154,12 +188,17 @@ impl Committer {
                         if let Err(e) = self.log.roll() {
                             fatal(&format!("cannot roll the transaction log: {e}"));
                         }
-                        let (snap_dir, log_dir, retain) = (self.snap_dir.clone(), self.log_dir.clone(), self.retain);
+                        let (snap_dir, log_dir, retain) =
+                            (self.snap_dir.clone(), self.log_dir.clone(), self.retain);
                         snapshot_threads.retain(|h| !h.is_finished());
                         snapshot_threads.push(std::thread::spawn(move || {
                             let t = Instant::now();
                             match snapshot::write_snapshot_file(&snap_dir, zxid, &bytes) {
-                                Ok(p) => tracing::info!("snapshot {} written in {:?}", p.display(), t.elapsed()),
+                                Ok(p) => tracing::info!(
+                                    "snapshot {} written in {:?}",
+                                    p.display(),
+                                    t.elapsed()
+                                ),
                                 Err(e) => tracing::error!("snapshot 0x{zxid:x} failed: {e}"),
                             }
                             if retain > 0 {
@@ -195,7 +234,9 @@ impl Committer {
             fatal(&format!("cannot fsync the transaction log: {e}"));
         }
         self.stats.fsyncs.fetch_add(1, Ordering::Relaxed);
-        self.stats.fsync_micros.fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+        self.stats
+            .fsync_micros
+            .fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
         *dirty = false;
     }
 }

@@ -240,15 +240,27 @@ mod tests {
     #[test]
     fn lengths_are_bounded_by_input() {
         // A 2 GB buffer claim in a 6-byte frame must fail, not allocate.
-        assert_eq!(Buffer::decode(&[0x7f, 0xff, 0xff, 0xff, 1, 2]), Err(DecodeError::BadLength));
-        assert_eq!(Vec::<i64>::decode(&[0x7f, 0xff, 0xff, 0xff, 1, 2]), Err(DecodeError::BadLength));
-        assert_eq!(String::decode(&[0xff, 0xff, 0xff, 0xfe]), Err(DecodeError::BadLength));
+        assert_eq!(
+            Buffer::decode(&[0x7f, 0xff, 0xff, 0xff, 1, 2]),
+            Err(DecodeError::BadLength)
+        );
+        assert_eq!(
+            Vec::<i64>::decode(&[0x7f, 0xff, 0xff, 0xff, 1, 2]),
+            Err(DecodeError::BadLength)
+        );
+        assert_eq!(
+            String::decode(&[0xff, 0xff, 0xff, 0xfe]),
+            Err(DecodeError::BadLength)
+        );
         assert_eq!(i64::decode(&[1, 2, 3]), Err(DecodeError::Truncated));
     }
 
     #[test]
     fn bad_utf8() {
-        assert_eq!(String::decode(&[0, 0, 0, 1, 0xff]), Err(DecodeError::BadUtf8));
+        assert_eq!(
+            String::decode(&[0, 0, 0, 1, 0xff]),
+            Err(DecodeError::BadUtf8)
+        );
     }
 
     proptest::proptest! {

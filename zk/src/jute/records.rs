@@ -60,7 +60,17 @@ impl Jute for ConnectRequest {
             let (i, b) = bool::read(i)?;
             (i, Some(b))
         };
-        Ok((i, ConnectRequest { protocol_version, last_zxid_seen, time_out, session_id, passwd, read_only }))
+        Ok((
+            i,
+            ConnectRequest {
+                protocol_version,
+                last_zxid_seen,
+                time_out,
+                session_id,
+                passwd,
+                read_only,
+            },
+        ))
     }
     fn write(&self, out: &mut Vec<u8>) {
         self.protocol_version.write(out);
@@ -97,7 +107,16 @@ impl Jute for ConnectResponse {
             let (i, b) = bool::read(i)?;
             (i, Some(b))
         };
-        Ok((i, ConnectResponse { protocol_version, time_out, session_id, passwd, read_only }))
+        Ok((
+            i,
+            ConnectResponse {
+                protocol_version,
+                time_out,
+                session_id,
+                passwd,
+                read_only,
+            },
+        ))
     }
     fn write(&self, out: &mut Vec<u8>) {
         self.protocol_version.write(out);
@@ -252,13 +271,21 @@ mod tests {
 
     #[test]
     fn connect_request_old_and_new() {
-        let mut r = ConnectRequest { time_out: 30000, passwd: Some(vec![0; 16]), ..Default::default() };
+        let mut r = ConnectRequest {
+            time_out: 30000,
+            passwd: Some(vec![0; 16]),
+            ..Default::default()
+        };
         assert_eq!(r.to_bytes().len(), 44);
         assert_eq!(ConnectRequest::decode(&r.to_bytes()).unwrap(), r);
         r.read_only = Some(false);
         assert_eq!(r.to_bytes().len(), 45);
         assert_eq!(ConnectRequest::decode(&r.to_bytes()).unwrap(), r);
-        let resp = ConnectResponse { passwd: Some(vec![0; 16]), read_only: Some(false), ..Default::default() };
+        let resp = ConnectResponse {
+            passwd: Some(vec![0; 16]),
+            read_only: Some(false),
+            ..Default::default()
+        };
         // The C client reads a fixed 41-byte primer: 4 length + 37 body.
         assert_eq!(resp.to_bytes().len(), 37);
     }
@@ -268,7 +295,13 @@ mod tests {
         let r = CreateRequest {
             path: "/a".into(),
             data: Some(b"x".to_vec()),
-            acl: vec![Acl { perms: 31, id: Id { scheme: "world".into(), id: "anyone".into() } }],
+            acl: vec![Acl {
+                perms: 31,
+                id: Id {
+                    scheme: "world".into(),
+                    id: "anyone".into(),
+                },
+            }],
             flags: 3,
         };
         assert_eq!(CreateRequest::decode(&r.to_bytes()).unwrap(), r);

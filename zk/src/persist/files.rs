@@ -42,7 +42,10 @@ pub enum FilesError {
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> FilesError + '_ {
-    move |source| FilesError::Io { path: path.to_path_buf(), source }
+    move |source| FilesError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// `log.<zxid in lowercase hex>`.
@@ -105,7 +108,10 @@ pub struct DataFile {
     pub compression: Compression,
 }
 
-fn list(dir: &Path, parse: impl Fn(&str) -> Option<(i64, Compression)>) -> Result<Vec<DataFile>, FilesError> {
+fn list(
+    dir: &Path,
+    parse: impl Fn(&str) -> Option<(i64, Compression)>,
+) -> Result<Vec<DataFile>, FilesError> {
     let mut out = Vec::new();
     let rd = match fs::read_dir(dir) {
         Ok(rd) => rd,
@@ -116,12 +122,18 @@ fn list(dir: &Path, parse: impl Fn(&str) -> Option<(i64, Compression)>) -> Resul
         let entry = entry.map_err(io_err(dir))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        let Some((zxid, compression)) = parse(name) else { continue };
+        let Some((zxid, compression)) = parse(name) else {
+            continue;
+        };
         let ft = entry.file_type().map_err(io_err(&entry.path()))?;
         if ft.is_dir() {
             continue;
         }
-        out.push(DataFile { zxid, path: entry.path(), compression });
+        out.push(DataFile {
+            zxid,
+            path: entry.path(),
+            compression,
+        });
     }
     out.sort_by(|a, b| a.zxid.cmp(&b.zxid).then_with(|| a.path.cmp(&b.path)));
     Ok(out)
@@ -169,7 +181,9 @@ pub fn ensure_version_dir(base: &Path) -> Result<PathBuf, FilesError> {
 
 /// fsyncs a directory, making created, renamed and deleted entries durable.
 pub fn fsync_dir(dir: &Path) -> Result<(), FilesError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
 }
 
 /// Reads an epoch file (`acceptedEpoch` / `currentEpoch`) from `dir`: the decimal ASCII
@@ -189,7 +203,10 @@ pub fn read_epoch(dir: &Path, name: &str) -> Result<Option<i64>, FilesError> {
     let line = text.split(['\n', '\r']).next().unwrap_or("");
     match line.parse::<i64>() {
         Ok(v) if buf.len() < 64 => Ok(Some(v)),
-        _ => Err(FilesError::BadEpoch { path, content: text }),
+        _ => Err(FilesError::BadEpoch {
+            path,
+            content: text,
+        }),
     }
 }
 
@@ -199,7 +216,11 @@ pub fn write_epoch(dir: &Path, name: &str, value: i64) -> Result<(), FilesError>
     let path = dir.join(name);
     let tmp = dir.join(format!("{name}.tmp"));
     let write = || -> io::Result<()> {
-        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
         f.write_all(value.to_string().as_bytes())?;
         f.sync_all()
     };
@@ -230,7 +251,11 @@ pub struct PurgeReport {
 /// kept; every snapshot and log whose name zxid is below the oldest kept snapshot's is
 /// deleted, except the newest log starting at or before that snapshot (it holds the
 /// transactions that follow it). `retain_count` must be at least 3, as in ZooKeeper.
-pub fn purge(snap_dir: &Path, log_dir: &Path, retain_count: usize) -> Result<PurgeReport, FilesError> {
+pub fn purge(
+    snap_dir: &Path,
+    log_dir: &Path,
+    retain_count: usize,
+) -> Result<PurgeReport, FilesError> {
     if retain_count < MIN_SNAP_RETAIN_COUNT {
         return Err(FilesError::RetainCount(retain_count));
     }
@@ -246,8 +271,13 @@ pub fn purge(snap_dir: &Path, log_dir: &Path, retain_count: usize) -> Result<Pur
             }
         }
     }
-    let mut report = PurgeReport { oldest_kept_snapshot: least, ..Default::default() };
-    let Some(least) = least else { return Ok(report) };
+    let mut report = PurgeReport {
+        oldest_kept_snapshot: least,
+        ..Default::default()
+    };
+    let Some(least) = least else {
+        return Ok(report);
+    };
 
     let logs = list_logs(log_dir)?;
     let retained_log = logs.iter().rposition(|l| l.zxid <= least);
@@ -294,13 +324,38 @@ mod tests {
         assert_eq!(parse_log_name("log.1B"), Some(0x1b));
         assert_eq!(parse_log_name(&log_name(-1)), Some(-1));
         assert_eq!(parse_log_name(&log_name(i64::MAX)), Some(i64::MAX));
-        for bad in ["log.", "log", "log.1b.tmp", "log.-1", "log.+1", "log.xyz", "log.11111111111111111", "snapshot.1", "xlog.1"] {
+        for bad in [
+            "log.",
+            "log",
+            "log.1b.tmp",
+            "log.-1",
+            "log.+1",
+            "log.xyz",
+            "log.11111111111111111",
+            "snapshot.1",
+            "xlog.1",
+        ] {
             assert_eq!(parse_log_name(bad), None, "{bad}");
         }
-        assert_eq!(parse_snapshot_name("snapshot.19"), Some((0x19, Compression::None)));
-        assert_eq!(parse_snapshot_name("snapshot.19.gz"), Some((0x19, Compression::Gzip)));
-        assert_eq!(parse_snapshot_name("snapshot.19.snappy"), Some((0x19, Compression::Snappy)));
-        for bad in ["snapshot.19.tmp", ".snapshot.19.tmp", "snapshot.", "snapshot.gz", "log.19"] {
+        assert_eq!(
+            parse_snapshot_name("snapshot.19"),
+            Some((0x19, Compression::None))
+        );
+        assert_eq!(
+            parse_snapshot_name("snapshot.19.gz"),
+            Some((0x19, Compression::Gzip))
+        );
+        assert_eq!(
+            parse_snapshot_name("snapshot.19.snappy"),
+            Some((0x19, Compression::Snappy))
+        );
+        for bad in [
+            "snapshot.19.tmp",
+            ".snapshot.19.tmp",
+            "snapshot.",
+            "snapshot.gz",
+            "log.19",
+        ] {
             assert_eq!(parse_snapshot_name(bad), None, "{bad}");
         }
     }
@@ -308,20 +363,48 @@ mod tests {
     #[test]
     fn listing_sorts_by_zxid_not_name() {
         let d = tempfile::tempdir().unwrap();
-        for n in ["log.a", "log.9", "log.100000000", "log.1b", "snapshot.2", "snapshot.10.gz", "myid", "log.zz", "acceptedEpoch"] {
+        for n in [
+            "log.a",
+            "log.9",
+            "log.100000000",
+            "log.1b",
+            "snapshot.2",
+            "snapshot.10.gz",
+            "myid",
+            "log.zz",
+            "acceptedEpoch",
+        ] {
             fs::write(d.path().join(n), b"x").unwrap();
         }
         fs::create_dir(d.path().join("log.5")).unwrap();
-        let logs: Vec<i64> = list_logs(d.path()).unwrap().iter().map(|l| l.zxid).collect();
+        let logs: Vec<i64> = list_logs(d.path())
+            .unwrap()
+            .iter()
+            .map(|l| l.zxid)
+            .collect();
         assert_eq!(logs, vec![9, 0xa, 0x1b, 0x1_0000_0000]);
         let snaps = list_snapshots(d.path()).unwrap();
-        assert_eq!(snaps.iter().map(|s| (s.zxid, s.compression)).collect::<Vec<_>>(), vec![(2, Compression::None), (0x10, Compression::Gzip)]);
+        assert_eq!(
+            snaps
+                .iter()
+                .map(|s| (s.zxid, s.compression))
+                .collect::<Vec<_>>(),
+            vec![(2, Compression::None), (0x10, Compression::Gzip)]
+        );
         assert!(list_logs(&d.path().join("missing")).unwrap().is_empty());
     }
 
     #[test]
     fn logs_from_rule() {
-        let mk = |zs: &[i64]| zs.iter().map(|&zxid| DataFile { zxid, path: PathBuf::new(), compression: Compression::None }).collect::<Vec<_>>();
+        let mk = |zs: &[i64]| {
+            zs.iter()
+                .map(|&zxid| DataFile {
+                    zxid,
+                    path: PathBuf::new(),
+                    compression: Compression::None,
+                })
+                .collect::<Vec<_>>()
+        };
         let logs = mk(&[1, 9, 0x13, 0x1b]);
         let z = |s: &[DataFile]| s.iter().map(|l| l.zxid).collect::<Vec<_>>();
         assert_eq!(z(logs_from(&logs, 0)), vec![1, 9, 0x13, 0x1b]);
@@ -341,12 +424,21 @@ mod tests {
         assert!(!d.path().join("currentEpoch.tmp").exists());
         assert_eq!(read_epoch(d.path(), CURRENT_EPOCH).unwrap(), Some(7));
         write_epoch(d.path(), CURRENT_EPOCH, 4294967296).unwrap();
-        assert_eq!(read_epoch(d.path(), CURRENT_EPOCH).unwrap(), Some(4294967296));
+        assert_eq!(
+            read_epoch(d.path(), CURRENT_EPOCH).unwrap(),
+            Some(4294967296)
+        );
         fs::write(d.path().join(ACCEPTED_EPOCH), b"12\n").unwrap();
         assert_eq!(read_epoch(d.path(), ACCEPTED_EPOCH).unwrap(), Some(12));
         for bad in [&b""[..], b"x", b" 1", b"1 ", &[b'1'; 100]] {
             fs::write(d.path().join(ACCEPTED_EPOCH), bad).unwrap();
-            assert!(matches!(read_epoch(d.path(), ACCEPTED_EPOCH), Err(FilesError::BadEpoch { .. })), "{bad:?}");
+            assert!(
+                matches!(
+                    read_epoch(d.path(), ACCEPTED_EPOCH),
+                    Err(FilesError::BadEpoch { .. })
+                ),
+                "{bad:?}"
+            );
         }
     }
 
@@ -362,13 +454,23 @@ mod tests {
 
     /// A file that passes the quick validity check (ends with int 1 + '/').
     fn fake_snapshot(dir: &Path, zxid: i64) {
-        fs::write(dir.join(snapshot_name(zxid)), [0x5a, 0x4b, 0x53, 0x4e, 0, 0, 0, 1, b'/']).unwrap();
-        let mut f = OpenOptions::new().append(true).open(dir.join(snapshot_name(zxid))).unwrap();
+        fs::write(
+            dir.join(snapshot_name(zxid)),
+            [0x5a, 0x4b, 0x53, 0x4e, 0, 0, 0, 1, b'/'],
+        )
+        .unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.join(snapshot_name(zxid)))
+            .unwrap();
         f.write_all(&[0, 0, 0, 1, b'/']).unwrap();
     }
 
     fn names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
         v.sort();
         v
     }
@@ -388,11 +490,23 @@ mod tests {
             fs::write(log.join(log_name(z)), b"x").unwrap();
         }
         fs::write(snap.join("myid"), b"1").unwrap();
-        assert!(matches!(purge(&snap, &log, 2), Err(FilesError::RetainCount(2))));
+        assert!(matches!(
+            purge(&snap, &log, 2),
+            Err(FilesError::RetainCount(2))
+        ));
         let r = purge(&snap, &log, 3).unwrap();
         // Kept: 0x30, 0x19, 0x11. log.9 holds 0x9.. and therefore 0x12, needed after snapshot.11.
         assert_eq!(r.oldest_kept_snapshot, Some(0x11));
-        assert_eq!(names(&snap), vec!["myid", "snapshot.11", "snapshot.19", "snapshot.30", "snapshot.40"]);
+        assert_eq!(
+            names(&snap),
+            vec![
+                "myid",
+                "snapshot.11",
+                "snapshot.19",
+                "snapshot.30",
+                "snapshot.40"
+            ]
+        );
         assert_eq!(names(&log), vec!["log.13", "log.1b", "log.31", "log.9"]);
         assert_eq!(r.deleted_snapshots.len(), 2);
         assert_eq!(r.deleted_logs.len(), 1);
@@ -426,6 +540,9 @@ mod tests {
         }
         let r = purge(d.path(), d.path(), 3).unwrap();
         assert_eq!(r.oldest_kept_snapshot, Some(5));
-        assert_eq!(names(d.path()), vec!["log.3", "log.6", "snapshot.5", "snapshot.9"]);
+        assert_eq!(
+            names(d.path()),
+            vec!["log.3", "log.6", "snapshot.5", "snapshot.9"]
+        );
     }
 }

@@ -77,10 +77,18 @@ pub enum SnapshotError {
     Invalid { offset: u64, reason: String },
     /// An Adler32 seal does not match the bytes before it.
     #[error("snapshot checksum mismatch in seal {seal} at offset {offset}: stored {stored:#x}, computed {computed:#x}")]
-    BadSeal { seal: u8, offset: u64, stored: i64, computed: i64 },
+    BadSeal {
+        seal: u8,
+        offset: u64,
+        stored: i64,
+        computed: i64,
+    },
     /// zkraft reads only uncompressed snapshots.
     #[error("{path}: compressed snapshots ({compression:?}) are not supported")]
-    Compressed { path: PathBuf, compression: Compression },
+    Compressed {
+        path: PathBuf,
+        compression: Compression,
+    },
     /// An error in a snapshot file.
     #[error("snapshot {file}: {source}")]
     InFile {
@@ -94,7 +102,10 @@ pub enum SnapshotError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> SnapshotError + '_ {
-    move |source| SnapshotError::Io { path: path.to_path_buf(), source }
+    move |source| SnapshotError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// DataTree.ZxidDigest: the tree digest as of `zxid`.
@@ -158,7 +169,12 @@ pub fn encode_snapshot(
     digest: Option<ZxidDigest>,
 ) {
     let start = out.len();
-    FileHeader { magic: SNAP_MAGIC, version: SNAP_VERSION, dbid: SNAP_DBID }.write(out);
+    FileHeader {
+        magic: SNAP_MAGIC,
+        version: SNAP_VERSION,
+        dbid: SNAP_DBID,
+    }
+    .write(out);
     encode_snapshot_stream_body(out, sessions, acls, nodes);
     let mut h = Adler32::new();
     h.write_slice(&out[start..]);
@@ -218,18 +234,29 @@ struct SnapReader<R> {
 
 impl<R: BufRead> SnapReader<R> {
     fn new(inner: R, limit: Option<u64>) -> Self {
-        SnapReader { inner, hasher: Adler32::new(), pos: 0, limit }
+        SnapReader {
+            inner,
+            hasher: Adler32::new(),
+            pos: 0,
+            limit,
+        }
     }
 
     fn invalid(&self, reason: String) -> SnapshotError {
-        SnapshotError::Invalid { offset: self.pos, reason }
+        SnapshotError::Invalid {
+            offset: self.pos,
+            reason,
+        }
     }
 
     fn fill(&mut self, buf: &mut [u8], what: &'static str) -> Result<(), SnapshotError> {
         match self.inner.read_exact(buf) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                return Err(SnapshotError::Truncated { offset: self.pos, what })
+                return Err(SnapshotError::Truncated {
+                    offset: self.pos,
+                    what,
+                })
             }
             Err(e) => return Err(SnapshotError::Stream(e)),
         }
@@ -262,7 +289,12 @@ impl<R: BufRead> SnapReader<R> {
         let mut v = Vec::with_capacity(len.min(READ_BUF));
         match (&mut self.inner).take(len as u64).read_to_end(&mut v) {
             Ok(n) if n == len => {}
-            Ok(_) => return Err(SnapshotError::Truncated { offset: self.pos + v.len() as u64, what }),
+            Ok(_) => {
+                return Err(SnapshotError::Truncated {
+                    offset: self.pos + v.len() as u64,
+                    what,
+                })
+            }
             Err(e) => return Err(SnapshotError::Stream(e)),
         }
         self.hasher.write_slice(&v);
@@ -286,7 +318,10 @@ impl<R: BufRead> SnapReader<R> {
             None => Ok(None),
             Some(b) => String::from_utf8(b)
                 .map(Some)
-                .map_err(|_| SnapshotError::Invalid { offset: at, reason: format!("{what}: invalid UTF-8") }),
+                .map_err(|_| SnapshotError::Invalid {
+                    offset: at,
+                    reason: format!("{what}: invalid UTF-8"),
+                }),
         }
     }
 
@@ -304,7 +339,11 @@ impl<R: BufRead> SnapReader<R> {
     }
 
     fn at_end(&mut self) -> Result<bool, SnapshotError> {
-        Ok(self.inner.fill_buf().map_err(SnapshotError::Stream)?.is_empty())
+        Ok(self
+            .inner
+            .fill_buf()
+            .map_err(SnapshotError::Stream)?
+            .is_empty())
     }
 
     /// `long checksum; ustring "/"`: the checksum must cover everything before it.
@@ -314,10 +353,18 @@ impl<R: BufRead> SnapReader<R> {
         let stored = self.i64("seal checksum")?;
         let slash = self.string_opt("seal path")?;
         if stored != computed {
-            return Err(SnapshotError::BadSeal { seal, offset, stored, computed });
+            return Err(SnapshotError::BadSeal {
+                seal,
+                offset,
+                stored,
+                computed,
+            });
         }
         if slash.as_deref() != Some("/") {
-            return Err(SnapshotError::Invalid { offset: offset + 8, reason: format!("seal {seal} is not followed by \"/\"") });
+            return Err(SnapshotError::Invalid {
+                offset: offset + 8,
+                reason: format!("seal {seal} is not followed by \"/\""),
+            });
         }
         Ok(())
     }
@@ -352,17 +399,29 @@ fn decode_body<R: BufRead>(r: &mut SnapReader<R>) -> Result<DecodedSnapshot, Sna
         let count = r.i32("ACL list length")?;
         if count == -1 {
             // ReferenceCountedACLCache.deserialize: "missing acls".
-            return Err(SnapshotError::Invalid { offset: at, reason: format!("ACL cache entry {index} has a null ACL list") });
+            return Err(SnapshotError::Invalid {
+                offset: at,
+                reason: format!("ACL cache entry {index} has a null ACL list"),
+            });
         }
-        if count < 0 || r.remaining().is_some_and(|rem| count as u64 * ACL_MIN > rem) {
-            return Err(SnapshotError::Invalid { offset: at, reason: format!("ACL list length {count}") });
+        if count < 0
+            || r.remaining()
+                .is_some_and(|rem| count as u64 * ACL_MIN > rem)
+        {
+            return Err(SnapshotError::Invalid {
+                offset: at,
+                reason: format!("ACL list length {count}"),
+            });
         }
         let mut list = Vec::with_capacity((count as usize).min(64));
         for _ in 0..count {
             let perms = r.i32("ACL perms")?;
             let scheme = r.string_opt("ACL scheme")?.unwrap_or_default();
             let id = r.string_opt("ACL id")?.unwrap_or_default();
-            list.push(Acl { perms, id: Id { scheme, id } });
+            list.push(Acl {
+                perms,
+                id: Id { scheme, id },
+            });
         }
         snap.acls.push((index, list));
     }
@@ -371,7 +430,10 @@ fn decode_body<R: BufRead>(r: &mut SnapReader<R>) -> Result<DecodedSnapshot, Sna
     loop {
         let at = r.pos;
         let Some(path) = r.string_opt("node path")? else {
-            return Err(SnapshotError::Invalid { offset: at, reason: "null node path".into() });
+            return Err(SnapshotError::Invalid {
+                offset: at,
+                reason: "null node path".into(),
+            });
         };
         if path == "/" {
             break;
@@ -397,7 +459,11 @@ fn decode_body<R: BufRead>(r: &mut SnapReader<R>) -> Result<DecodedSnapshot, Sna
         r.fill(&mut stat, "node stat")?;
         let stat = StatPersisted::decode(&stat).map_err(|e| invalid(format!("stat: {e}")))?;
         seen.insert(path_hash(&path));
-        let path = if path.is_empty() { "/".to_string() } else { path };
+        let path = if path.is_empty() {
+            "/".to_string()
+        } else {
+            path
+        };
         snap.nodes.push((path, data, acl, stat));
     }
     if snap.nodes.is_empty() {
@@ -412,12 +478,18 @@ fn decode_zxid_digest<R: BufRead>(r: &mut SnapReader<R>) -> Result<ZxidDigest, S
     let digest = if digest_version < 2 {
         let at = r.pos;
         let s = r.string_opt("digest")?.unwrap_or_default();
-        i64::from_str_radix(&s, 16)
-            .map_err(|_| SnapshotError::Invalid { offset: at, reason: format!("digest {s:?} is not hex") })?
+        i64::from_str_radix(&s, 16).map_err(|_| SnapshotError::Invalid {
+            offset: at,
+            reason: format!("digest {s:?} is not hex"),
+        })?
     } else {
         r.i64("digest")?
     };
-    Ok(ZxidDigest { zxid, digest_version, digest })
+    Ok(ZxidDigest {
+        zxid,
+        digest_version,
+        digest,
+    })
 }
 
 fn decode_file<R: BufRead>(r: &mut SnapReader<R>) -> Result<DecodedSnapshot, SnapshotError> {
@@ -448,14 +520,19 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<DecodedSnapshot, SnapshotError> {
 /// Decodes a SNAP stream body (sessions, ACL cache, nodes up to the "/" terminator) from
 /// `input`, leaving `input` right after the terminator (where a SNAP sync has its
 /// "BenWasHere" signature). `digest` is None.
-pub fn decode_snapshot_stream_body<R: BufRead>(input: &mut R) -> Result<DecodedSnapshot, SnapshotError> {
+pub fn decode_snapshot_stream_body<R: BufRead>(
+    input: &mut R,
+) -> Result<DecodedSnapshot, SnapshotError> {
     decode_body(&mut SnapReader::new(input, None))
 }
 
 /// Reads and decodes a snapshot file (streaming, bounded by the file's size). Errors name
 /// the file.
 pub fn read_snapshot_file(path: &Path) -> Result<DecodedSnapshot, SnapshotError> {
-    let in_file = |e: SnapshotError| SnapshotError::InFile { file: path.to_path_buf(), source: Box::new(e) };
+    let in_file = |e: SnapshotError| SnapshotError::InFile {
+        file: path.to_path_buf(),
+        source: Box::new(e),
+    };
     let file = File::open(path).map_err(io_err(path))?;
     let len = file.metadata().map_err(io_err(path))?.len();
     let mut r = SnapReader::new(BufReader::with_capacity(READ_BUF, file), Some(len));
@@ -466,7 +543,11 @@ pub fn read_snapshot_file(path: &Path) -> Result<DecodedSnapshot, SnapshotError>
 /// snapshot the file is at least 10 bytes and ends with `int 1, '/'` (the seal's "/").
 /// Compressed snapshots are checked for the gzip / snappy-java magic.
 pub fn is_valid_snapshot(path: &Path) -> io::Result<bool> {
-    let Some((_, compression)) = path.file_name().and_then(|n| n.to_str()).and_then(files::parse_snapshot_name) else {
+    let Some((_, compression)) = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(files::parse_snapshot_name)
+    else {
         return Ok(false);
     };
     let mut f = File::open(path)?;
@@ -495,12 +576,20 @@ pub fn is_valid_snapshot(path: &Path) -> io::Result<bool> {
 /// Writes `bytes` as `snapshot.<zxid>` in `snap_dir_version2`: written to a hidden
 /// temporary file first, fsynced, renamed into place, and the directory fsynced, so a
 /// crash never leaves a partial `snapshot.*` behind.
-pub fn write_snapshot_file(snap_dir_version2: &Path, zxid: i64, bytes: &[u8]) -> Result<PathBuf, SnapshotError> {
+pub fn write_snapshot_file(
+    snap_dir_version2: &Path,
+    zxid: i64,
+    bytes: &[u8],
+) -> Result<PathBuf, SnapshotError> {
     let name = files::snapshot_name(zxid);
     let path = snap_dir_version2.join(&name);
     let tmp = snap_dir_version2.join(format!(".{name}.tmp"));
     let write = || -> io::Result<()> {
-        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()
     };
@@ -521,7 +610,9 @@ pub fn write_snapshot_file(snap_dir_version2: &Path, zxid: i64, bytes: &[u8]) ->
 /// newest [`MAX_SNAPSHOTS_TRIED`] others, the first that decodes wins, and each failure
 /// is logged. `None` when no snapshot passes the quick check; an error when some did but
 /// none decodes, or when the one to read is compressed.
-pub fn load_latest_snapshot(snap_dir: &Path) -> Result<Option<(i64, DecodedSnapshot)>, SnapshotError> {
+pub fn load_latest_snapshot(
+    snap_dir: &Path,
+) -> Result<Option<(i64, DecodedSnapshot)>, SnapshotError> {
     let snaps = files::list_snapshots(snap_dir)?;
     let mut tried = 0;
     for s in snaps.iter().rev() {
@@ -530,7 +621,10 @@ pub fn load_latest_snapshot(snap_dir: &Path) -> Result<Option<(i64, DecodedSnaps
             continue;
         }
         if s.compression != Compression::None {
-            return Err(SnapshotError::Compressed { path: s.path.clone(), compression: s.compression });
+            return Err(SnapshotError::Compressed {
+                path: s.path.clone(),
+                compression: s.compression,
+            });
         }
         if tried == MAX_SNAPSHOTS_TRIED {
             break;
@@ -538,11 +632,16 @@ pub fn load_latest_snapshot(snap_dir: &Path) -> Result<Option<(i64, DecodedSnaps
         tried += 1;
         match read_snapshot_file(&s.path) {
             Ok(snap) => return Ok(Some((s.zxid, snap))),
-            Err(e) => tracing::warn!(file = %s.path.display(), "problem reading snapshot, trying an older one: {e}"),
+            Err(e) => {
+                tracing::warn!(file = %s.path.display(), "problem reading snapshot, trying an older one: {e}")
+            }
         }
     }
     if tried > 0 {
-        return Err(SnapshotError::NoValidSnapshot { dir: snap_dir.to_path_buf(), tried });
+        return Err(SnapshotError::NoValidSnapshot {
+            dir: snap_dir.to_path_buf(),
+            tried,
+        });
     }
     Ok(None)
 }
@@ -552,11 +651,27 @@ mod tests {
     use super::*;
 
     fn stat(z: i64) -> StatPersisted {
-        StatPersisted { czxid: z, mzxid: z, ctime: 1000 + z, mtime: 2000 + z, version: 1, cversion: 2, aversion: 3, ephemeral_owner: 0, pzxid: z }
+        StatPersisted {
+            czxid: z,
+            mzxid: z,
+            ctime: 1000 + z,
+            mtime: 2000 + z,
+            version: 1,
+            cversion: 2,
+            aversion: 3,
+            ephemeral_owner: 0,
+            pzxid: z,
+        }
     }
 
     fn acl(scheme: &str, id: &str, perms: i32) -> Acl {
-        Acl { perms, id: Id { scheme: scheme.into(), id: id.into() } }
+        Acl {
+            perms,
+            id: Id {
+                scheme: scheme.into(),
+                id: id.into(),
+            },
+        }
     }
 
     struct Fixture {
@@ -570,7 +685,13 @@ mod tests {
             sessions: vec![(0x100_0000_0000_0001, 30000), (0x100_0000_0000_0002, 4000)],
             acls: vec![
                 (1, vec![acl("world", "anyone", 31)]),
-                (2, vec![acl("digest", "user:2Om+GBbT2q/tS6pdvACZbbm7/1A=", 31), acl("ip", "10.0.0.0/8", 1)]),
+                (
+                    2,
+                    vec![
+                        acl("digest", "user:2Om+GBbT2q/tS6pdvACZbbm7/1A=", 31),
+                        acl("ip", "10.0.0.0/8", 1),
+                    ],
+                ),
                 (3, vec![]),
             ],
             nodes: vec![
@@ -587,19 +708,34 @@ mod tests {
 
     fn encode(f: &Fixture, digest: Option<ZxidDigest>) -> Vec<u8> {
         let mut out = Vec::new();
-        let mut it = f.nodes.iter().map(|(p, d, a, s)| SnapshotNode { path: p, data: d.as_deref(), acl_index: *a, stat: s });
+        let mut it = f.nodes.iter().map(|(p, d, a, s)| SnapshotNode {
+            path: p,
+            data: d.as_deref(),
+            acl_index: *a,
+            stat: s,
+        });
         encode_snapshot(&mut out, &f.sessions, &f.acls, &mut it, digest);
         out
     }
 
-    const DIGEST: ZxidDigest = ZxidDigest { zxid: 0x1a, digest_version: 2, digest: 0x5_6550_c4c9 };
+    const DIGEST: ZxidDigest = ZxidDigest {
+        zxid: 0x1a,
+        digest_version: 2,
+        digest: 0x5_6550_c4c9,
+    };
 
     #[test]
     fn roundtrip_with_and_without_digest() {
         let f = fixture();
         for digest in [Some(DIGEST), None] {
             let bytes = encode(&f, digest);
-            assert_eq!(&bytes[..16], &[0x5a, 0x4b, 0x53, 0x4e, 0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+            assert_eq!(
+                &bytes[..16],
+                &[
+                    0x5a, 0x4b, 0x53, 0x4e, 0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                    0xff
+                ]
+            );
             assert_eq!(&bytes[bytes.len() - 5..], &[0, 0, 0, 1, b'/']);
             let d = decode_snapshot(&bytes).unwrap();
             assert_eq!(d.sessions, f.sessions);
@@ -611,8 +747,16 @@ mod tests {
         let bytes = encode(&f, None);
         let acl_end = bytes.windows(4).position(|w| w == b"/8\0\0").unwrap() + 2;
         assert_eq!(&bytes[acl_end..acl_end + 8], &3i64.to_be_bytes(), "index 3");
-        assert_eq!(&bytes[acl_end + 8..acl_end + 12], &[0, 0, 0, 0], "empty list");
-        assert_eq!(&bytes[acl_end + 12..acl_end + 16], &[0, 0, 0, 0], "root path \"\"");
+        assert_eq!(
+            &bytes[acl_end + 8..acl_end + 12],
+            &[0, 0, 0, 0],
+            "empty list"
+        );
+        assert_eq!(
+            &bytes[acl_end + 12..acl_end + 16],
+            &[0, 0, 0, 0],
+            "root path \"\""
+        );
     }
 
     #[test]
@@ -622,9 +766,15 @@ mod tests {
         let n = bytes.len();
         // Second seal: adler32 of all bytes before it (first seal included).
         let seal2 = n - 13;
-        assert_eq!(&bytes[seal2..seal2 + 8], &i64::from(adler::adler32_slice(&bytes[..seal2])).to_be_bytes());
+        assert_eq!(
+            &bytes[seal2..seal2 + 8],
+            &i64::from(adler::adler32_slice(&bytes[..seal2])).to_be_bytes()
+        );
         let seal1 = seal2 - 20 - 13;
-        assert_eq!(&bytes[seal1..seal1 + 8], &i64::from(adler::adler32_slice(&bytes[..seal1])).to_be_bytes());
+        assert_eq!(
+            &bytes[seal1..seal1 + 8],
+            &i64::from(adler::adler32_slice(&bytes[..seal1])).to_be_bytes()
+        );
         assert_eq!(&bytes[seal1 + 13..seal1 + 21], &0x1ai64.to_be_bytes());
         assert_eq!(&bytes[seal1 + 21..seal1 + 25], &2i32.to_be_bytes());
         // Any flipped bit in the body is caught by a seal (or a structural check).
@@ -635,10 +785,16 @@ mod tests {
         }
         let mut b = bytes.clone();
         b[seal1 + 13 + 7] ^= 1; // the digest's zxid
-        assert!(matches!(decode_snapshot(&b), Err(SnapshotError::BadSeal { seal: 2, .. })));
+        assert!(matches!(
+            decode_snapshot(&b),
+            Err(SnapshotError::BadSeal { seal: 2, .. })
+        ));
         let mut b = bytes.clone();
         b[20] ^= 1; // a session id
-        assert!(matches!(decode_snapshot(&b), Err(SnapshotError::BadSeal { seal: 1, .. })));
+        assert!(matches!(
+            decode_snapshot(&b),
+            Err(SnapshotError::BadSeal { seal: 1, .. })
+        ));
     }
 
     #[test]
@@ -654,7 +810,10 @@ mod tests {
         assert_eq!(decode_snapshot(&bytes[..after_seal1]).unwrap().digest, None);
         let mut b = bytes.clone();
         b[0] = b'X';
-        assert!(matches!(decode_snapshot(&b), Err(SnapshotError::BadMagic(_))));
+        assert!(matches!(
+            decode_snapshot(&b),
+            Err(SnapshotError::BadMagic(_))
+        ));
         // A digest-less snapshot may end after the first seal; trailing bytes after the
         // second seal are ignored (3.9's lastProcessedZxid section).
         let mut b = bytes.clone();
@@ -669,33 +828,52 @@ mod tests {
         // Session count.
         let mut b = bytes.clone();
         b[16..20].copy_from_slice(&i32::MAX.to_be_bytes());
-        assert!(matches!(decode_snapshot(&b), Err(SnapshotError::Invalid { offset: 20, .. })));
+        assert!(matches!(
+            decode_snapshot(&b),
+            Err(SnapshotError::Invalid { offset: 20, .. })
+        ));
         // ACL cache size.
         let acl_at = 20 + 12 * f.sessions.len();
         let mut b = bytes.clone();
         b[acl_at..acl_at + 4].copy_from_slice(&0x7000_0000i32.to_be_bytes());
-        assert!(matches!(decode_snapshot(&b), Err(SnapshotError::Invalid { .. })));
+        assert!(matches!(
+            decode_snapshot(&b),
+            Err(SnapshotError::Invalid { .. })
+        ));
         // A node data length.
         let at = bytes.windows(5).position(|w| w == b"hello").unwrap() - 4;
         let mut b = bytes.clone();
         b[at..at + 4].copy_from_slice(&0x7fff_fff0i32.to_be_bytes());
-        assert!(matches!(decode_snapshot(&b), Err(SnapshotError::Invalid { .. })));
+        assert!(matches!(
+            decode_snapshot(&b),
+            Err(SnapshotError::Invalid { .. })
+        ));
         // The same on an unbounded stream: only truncation, no huge allocation.
         let mut r = &b[16..];
-        assert!(matches!(decode_snapshot_stream_body(&mut r), Err(SnapshotError::Truncated { .. })));
+        assert!(matches!(
+            decode_snapshot_stream_body(&mut r),
+            Err(SnapshotError::Truncated { .. })
+        ));
         // Negative lengths.
         b[at..at + 4].copy_from_slice(&(-2i32).to_be_bytes());
-        assert!(matches!(decode_snapshot(&b), Err(SnapshotError::Invalid { .. })));
+        assert!(matches!(
+            decode_snapshot(&b),
+            Err(SnapshotError::Invalid { .. })
+        ));
     }
 
     #[test]
     fn node_order_is_checked() {
         let mut f = fixture();
         f.nodes.swap(3, 4); // "/a/b" before "/a"
-        assert!(matches!(decode_snapshot(&encode(&f, None)), Err(SnapshotError::Invalid { reason, .. }) if reason.contains("before its parent")));
+        assert!(
+            matches!(decode_snapshot(&encode(&f, None)), Err(SnapshotError::Invalid { reason, .. }) if reason.contains("before its parent"))
+        );
         let mut f = fixture();
         f.nodes.remove(0);
-        assert!(matches!(decode_snapshot(&encode(&f, None)), Err(SnapshotError::Invalid { reason, .. }) if reason.contains("not the root")));
+        assert!(
+            matches!(decode_snapshot(&encode(&f, None)), Err(SnapshotError::Invalid { reason, .. }) if reason.contains("not the root"))
+        );
         let mut f = fixture();
         f.nodes.clear();
         assert!(decode_snapshot(&encode(&f, None)).is_err());
@@ -715,14 +893,22 @@ mod tests {
         1i32.write(&mut out);
         1i64.write(&mut out);
         (-1i32).write(&mut out);
-        assert!(matches!(decode_snapshot_stream_body(&mut &out[..]), Err(SnapshotError::Invalid { offset: 16, .. })));
+        assert!(matches!(
+            decode_snapshot_stream_body(&mut &out[..]),
+            Err(SnapshotError::Invalid { offset: 16, .. })
+        ));
     }
 
     #[test]
     fn stream_body_roundtrip_leaves_the_signature() {
         let f = fixture();
         let mut out = Vec::new();
-        let mut it = f.nodes.iter().map(|(p, d, a, s)| SnapshotNode { path: p, data: d.as_deref(), acl_index: *a, stat: s });
+        let mut it = f.nodes.iter().map(|(p, d, a, s)| SnapshotNode {
+            path: p,
+            data: d.as_deref(),
+            acl_index: *a,
+            stat: s,
+        });
         encode_snapshot_stream_body(&mut out, &f.sessions, &f.acls, &mut it);
         write_str(&mut out, SNAP_SYNC_SIGNATURE);
         // The body is exactly the file between its header and its first seal.
@@ -731,7 +917,10 @@ mod tests {
         assert_eq!(&out[..body_len], &file[16..16 + body_len]);
         let mut r = BufReader::with_capacity(7, &out[..]);
         let d = decode_snapshot_stream_body(&mut r).unwrap();
-        assert_eq!((d.sessions, d.acls, d.nodes, d.digest), (f.sessions, f.acls, f.nodes, None));
+        assert_eq!(
+            (d.sessions, d.acls, d.nodes, d.digest),
+            (f.sessions, f.acls, f.nodes, None)
+        );
         let mut rest = Vec::new();
         r.read_to_end(&mut rest).unwrap();
         assert_eq!(String::decode(&rest).unwrap(), SNAP_SYNC_SIGNATURE);
@@ -740,8 +929,15 @@ mod tests {
     #[test]
     fn old_digest_version_is_a_hex_string() {
         let f = fixture();
-        let d = ZxidDigest { zxid: 5, digest_version: 1, digest: 0xabc };
-        assert_eq!(decode_snapshot(&encode(&f, Some(d))).unwrap().digest, Some(d));
+        let d = ZxidDigest {
+            zxid: 5,
+            digest_version: 1,
+            digest: 0xabc,
+        };
+        assert_eq!(
+            decode_snapshot(&encode(&f, Some(d))).unwrap().digest,
+            Some(d)
+        );
     }
 
     #[test]
@@ -753,7 +949,11 @@ mod tests {
         let p = write_snapshot_file(d.path(), 0x10, &good).unwrap();
         assert_eq!(p, d.path().join("snapshot.10"));
         assert!(is_valid_snapshot(&p).unwrap());
-        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1, "no temporary file left");
+        assert_eq!(
+            fs::read_dir(d.path()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
         // A newer torn one fails the quick check; a newer corrupt one fails its seal.
         fs::write(d.path().join("snapshot.30"), &good[..good.len() - 3]).unwrap();
         let mut bad = good.clone();
@@ -762,7 +962,9 @@ mod tests {
         assert!(!is_valid_snapshot(&d.path().join("snapshot.30")).unwrap());
         assert!(is_valid_snapshot(&d.path().join("snapshot.20")).unwrap());
         match read_snapshot_file(&d.path().join("snapshot.20")) {
-            Err(e @ SnapshotError::InFile { .. }) => assert!(e.to_string().contains("snapshot.20"), "{e}"),
+            Err(e @ SnapshotError::InFile { .. }) => {
+                assert!(e.to_string().contains("snapshot.20"), "{e}")
+            }
             other => panic!("{other:?}"),
         }
         let (zxid, snap) = load_latest_snapshot(d.path()).unwrap().unwrap();
@@ -770,17 +972,26 @@ mod tests {
         assert_eq!(snap.nodes, f.nodes);
         // Nothing valid at all.
         fs::remove_file(&p).unwrap();
-        assert!(matches!(load_latest_snapshot(d.path()), Err(SnapshotError::NoValidSnapshot { tried: 1, .. })));
+        assert!(matches!(
+            load_latest_snapshot(d.path()),
+            Err(SnapshotError::NoValidSnapshot { tried: 1, .. })
+        ));
         fs::remove_file(d.path().join("snapshot.20")).unwrap();
         assert!(load_latest_snapshot(d.path()).unwrap().is_none());
         // Compressed snapshots are refused loudly, not skipped.
         write_snapshot_file(d.path(), 0x10, &good).unwrap();
         fs::write(d.path().join("snapshot.40.gz"), [0x1f, 0x8b, 8, 0]).unwrap();
-        assert!(matches!(load_latest_snapshot(d.path()), Err(SnapshotError::Compressed { .. })));
+        assert!(matches!(
+            load_latest_snapshot(d.path()),
+            Err(SnapshotError::Compressed { .. })
+        ));
         fs::write(d.path().join("snapshot.40.gz"), b"junk").unwrap();
         assert_eq!(load_latest_snapshot(d.path()).unwrap().unwrap().0, 0x10);
         assert!(!is_valid_snapshot(&d.path().join("snapshot.1")).unwrap_or(false));
         fs::write(d.path().join("snapshot.2"), [0, 0, 0, 1, b'/']).unwrap();
-        assert!(!is_valid_snapshot(&d.path().join("snapshot.2")).unwrap(), "shorter than 10 bytes");
+        assert!(
+            !is_valid_snapshot(&d.path().join("snapshot.2")).unwrap(),
+            "shorter than 10 bytes"
+        );
     }
 }

@@ -60,7 +60,11 @@ pub enum TxnLogError {
     Files(#[from] FilesError),
     /// The log holds data that is neither valid nor a torn tail.
     #[error("corrupt transaction log {file} at offset {offset}: {reason}")]
-    Corrupt { file: PathBuf, offset: u64, reason: String },
+    Corrupt {
+        file: PathBuf,
+        offset: u64,
+        reason: String,
+    },
     /// The caller passed an entry that cannot be logged.
     #[error("invalid append: {0}")]
     InvalidAppend(String),
@@ -76,7 +80,10 @@ pub enum TxnLogError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> TxnLogError + '_ {
-    move |source| TxnLogError::Io { path: path.to_path_buf(), source }
+    move |source| TxnLogError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// FilePadding.calculateFileSizeWithPadding: the file size to preallocate when writing at
@@ -148,10 +155,16 @@ impl TxnLogWriter {
             return Err(TxnLogError::Failed);
         }
         if payload.len() < TXN_HEADER_LEN {
-            return Err(TxnLogError::InvalidAppend(format!("payload of {} bytes has no TxnHeader", payload.len())));
+            return Err(TxnLogError::InvalidAppend(format!(
+                "payload of {} bytes has no TxnHeader",
+                payload.len()
+            )));
         }
         if payload.len() as u64 > MAX_ENTRY_PAYLOAD {
-            return Err(TxnLogError::InvalidAppend(format!("payload of {} bytes is too large", payload.len())));
+            return Err(TxnLogError::InvalidAppend(format!(
+                "payload of {} bytes is too large",
+                payload.len()
+            )));
         }
         let header_zxid = payload_zxid(payload);
         if header_zxid != zxid {
@@ -161,16 +174,21 @@ impl TxnLogWriter {
         }
         if let Some(last) = self.last_zxid {
             if zxid <= last {
-                return Err(TxnLogError::InvalidAppend(format!("zxid {zxid:#x} is not after {last:#x}")));
+                return Err(TxnLogError::InvalidAppend(format!(
+                    "zxid {zxid:#x} is not after {last:#x}"
+                )));
             }
         }
         if self.cur.is_none() {
             self.start_file(zxid)?;
         }
         let checksum = adler::adler32_slice(payload);
-        self.buf.reserve(payload.len() + ENTRY_HEAD_LEN as usize + 1);
-        self.buf.extend_from_slice(&i64::from(checksum).to_be_bytes());
-        self.buf.extend_from_slice(&(payload.len() as i32).to_be_bytes());
+        self.buf
+            .reserve(payload.len() + ENTRY_HEAD_LEN as usize + 1);
+        self.buf
+            .extend_from_slice(&i64::from(checksum).to_be_bytes());
+        self.buf
+            .extend_from_slice(&(payload.len() as i32).to_be_bytes());
         self.buf.extend_from_slice(payload);
         self.buf.push(ENTRY_END);
         self.last_zxid = Some(zxid);
@@ -190,9 +208,20 @@ impl TxnLogWriter {
             .truncate(true)
             .open(&path)
             .map_err(io_err(&path))?;
-        FileHeader { magic: TXNLOG_MAGIC, version: TXNLOG_VERSION, dbid: TXNLOG_DBID }.write(&mut self.buf);
+        FileHeader {
+            magic: TXNLOG_MAGIC,
+            version: TXNLOG_VERSION,
+            dbid: TXNLOG_DBID,
+        }
+        .write(&mut self.buf);
         // FilePadding.currentSize starts at the position after the header.
-        self.cur = Some(CurrentLog { file, path, written: 0, padded: FILE_HEADER_LEN, new_file: true });
+        self.cur = Some(CurrentLog {
+            file,
+            path,
+            written: 0,
+            padded: FILE_HEADER_LEN,
+            new_file: true,
+        });
         Ok(())
     }
 
@@ -203,7 +232,9 @@ impl TxnLogWriter {
         if self.failed {
             return Err(TxnLogError::Failed);
         }
-        let Some(cur) = self.cur.as_mut() else { return Ok(()) };
+        let Some(cur) = self.cur.as_mut() else {
+            return Ok(());
+        };
         if self.buf.is_empty() && !cur.new_file {
             return Ok(());
         }
@@ -263,7 +294,9 @@ impl TxnLogWriter {
     /// Bytes in the current file once the buffer is committed (without padding); 0 when
     /// no file is open. For a size-based roll policy (zookeeper.txnLogSizeLimitInKb).
     pub fn current_size(&self) -> u64 {
-        self.cur.as_ref().map_or(0, |c| c.written + self.buf.len() as u64)
+        self.cur
+            .as_ref()
+            .map_or(0, |c| c.written + self.buf.len() as u64)
     }
 
     /// Bytes appended but not yet committed.
@@ -347,7 +380,10 @@ where
 {
     let logs = files::list_logs(log_dir)?;
     let relevant = files::logs_from(&logs, from_zxid.saturating_add(1));
-    let mut scan = LogScan { last_zxid: from_zxid, ..LogScan::default() };
+    let mut scan = LogScan {
+        last_zxid: from_zxid,
+        ..LogScan::default()
+    };
     let mut prev: Option<i64> = None;
     for (i, lf) in relevant.iter().enumerate() {
         let mut first_in_file = true;
@@ -379,11 +415,16 @@ where
             match relevant.get(i + 1) {
                 None => {
                     cut_torn_tail(&lf.path, offset, &reason)?;
-                    scan.truncated = Some(TornTail { file: lf.path.clone(), offset, reason });
+                    scan.truncated = Some(TornTail {
+                        file: lf.path.clone(),
+                        offset,
+                        reason,
+                    });
                 }
                 Some(next) => {
                     let last_good = prev.unwrap_or(lf.zxid.wrapping_sub(1));
-                    let continues = next.zxid == last_good.wrapping_add(1) || (next.zxid >> 32) > (last_good >> 32);
+                    let continues = next.zxid == last_good.wrapping_add(1)
+                        || (next.zxid >> 32) > (last_good >> 32);
                     if !continues {
                         return Err(TxnLogError::Corrupt {
                             file: lf.path.clone(),
@@ -414,7 +455,10 @@ fn cut_torn_tail(path: &Path, offset: u64, reason: &str) -> Result<(), TxnLogErr
         }
     } else {
         tracing::warn!(file = %path.display(), offset, "truncating torn tail of transaction log ({reason})");
-        let f = OpenOptions::new().write(true).open(path).map_err(io_err(path))?;
+        let f = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(io_err(path))?;
         f.set_len(offset).map_err(io_err(path))?;
         f.sync_all().map_err(io_err(path))?;
     }
@@ -446,7 +490,9 @@ pub fn truncate_to(log_dir: &Path, zxid: i64) -> Result<TruncateReport, TxnLogEr
     if !report.removed.is_empty() {
         files::fsync_dir(log_dir)?;
     }
-    let Some(keep) = logs.iter().rev().find(|l| l.zxid <= zxid) else { return Ok(report) };
+    let Some(keep) = logs.iter().rev().find(|l| l.zxid <= zxid) else {
+        return Ok(report);
+    };
     let mut cut = None;
     let mut last = None;
     let end = scan_file(&keep.path, |e: &Entry<'_>| {
@@ -470,7 +516,10 @@ pub fn truncate_to(log_dir: &Path, zxid: i64) -> Result<TruncateReport, TxnLogEr
             report.removed.push(keep.path.clone());
         }
         Some(o) => {
-            let f = OpenOptions::new().write(true).open(&keep.path).map_err(io_err(&keep.path))?;
+            let f = OpenOptions::new()
+                .write(true)
+                .open(&keep.path)
+                .map_err(io_err(&keep.path))?;
             f.set_len(o).map_err(io_err(&keep.path))?;
             f.sync_all().map_err(io_err(&keep.path))?;
             report.truncated = Some((keep.path.clone(), o));
@@ -517,18 +566,29 @@ fn scan_file(
 ) -> Result<ScanEnd, TxnLogError> {
     let file = File::open(path).map_err(io_err(path))?;
     let file_len = file.metadata().map_err(io_err(path))?.len();
-    let mut r = Reader { inner: BufReader::with_capacity(READ_BUF, file), path };
+    let mut r = Reader {
+        inner: BufReader::with_capacity(READ_BUF, file),
+        path,
+    };
     if file_len < FILE_HEADER_LEN {
-        return Ok(ScanEnd::Torn { offset: 0, reason: format!("incomplete file header ({file_len} bytes)") });
+        return Ok(ScanEnd::Torn {
+            offset: 0,
+            reason: format!("incomplete file header ({file_len} bytes)"),
+        });
     }
     let mut hdr = [0u8; FILE_HEADER_LEN as usize];
     r.read_exact(&mut hdr)?;
     if hdr.iter().all(|&b| b == 0) {
         return r.bad_entry(0, FILE_HEADER_LEN, file_len, "zeroed file header".into());
     }
-    let header = FileHeader::decode(&hdr).map_err(|_| corrupt(path, 0, "unreadable file header".into()))?;
+    let header =
+        FileHeader::decode(&hdr).map_err(|_| corrupt(path, 0, "unreadable file header".into()))?;
     if header.magic != TXNLOG_MAGIC {
-        return Err(corrupt(path, 0, format!("bad magic {:#010x}, not a transaction log", header.magic)));
+        return Err(corrupt(
+            path,
+            0,
+            format!("bad magic {:#010x}, not a transaction log", header.magic),
+        ));
     }
     let mut pos = FILE_HEADER_LEN;
     let mut payload = Vec::new();
@@ -543,7 +603,10 @@ fn scan_file(
             if b.iter().all(|&x| x == 0) {
                 return Ok(ScanEnd::Clean);
             }
-            return Ok(ScanEnd::Torn { offset: pos, reason: "partial entry header at end of file".into() });
+            return Ok(ScanEnd::Torn {
+                offset: pos,
+                reason: "partial entry header at end of file".into(),
+            });
         }
         let mut head = [0u8; ENTRY_HEAD_LEN as usize];
         r.read_exact(&mut head)?;
@@ -553,7 +616,12 @@ fn scan_file(
             return Ok(ScanEnd::Clean);
         }
         if len <= 0 || len as u64 > MAX_ENTRY_PAYLOAD {
-            return r.bad_entry(pos, pos + ENTRY_HEAD_LEN, file_len, format!("invalid entry length {len}"));
+            return r.bad_entry(
+                pos,
+                pos + ENTRY_HEAD_LEN,
+                file_len,
+                format!("invalid entry length {len}"),
+            );
         }
         let len = len as u64;
         let end = pos + ENTRY_HEAD_LEN + len + 1;
@@ -580,9 +648,17 @@ fn scan_file(
             );
         }
         if payload.len() < TXN_HEADER_LEN {
-            return Err(corrupt(path, pos, format!("payload of {len} bytes is shorter than a TxnHeader")));
+            return Err(corrupt(
+                path,
+                pos,
+                format!("payload of {len} bytes is shorter than a TxnHeader"),
+            ));
         }
-        let entry = Entry { zxid: payload_zxid(&payload), payload: &payload, offset: pos };
+        let entry = Entry {
+            zxid: payload_zxid(&payload),
+            payload: &payload,
+            offset: pos,
+        };
         if !visit(&entry)? {
             return Ok(ScanEnd::Stopped);
         }
@@ -591,7 +667,11 @@ fn scan_file(
 }
 
 fn corrupt(path: &Path, offset: u64, reason: String) -> TxnLogError {
-    TxnLogError::Corrupt { file: path.to_path_buf(), offset, reason }
+    TxnLogError::Corrupt {
+        file: path.to_path_buf(),
+        offset,
+        reason,
+    }
 }
 
 struct Reader<'p> {
@@ -606,16 +686,28 @@ impl Reader<'_> {
 
     /// A bad entry at `offset` whose bytes end at `tail_from`: a torn tail when only
     /// zeros follow, corruption otherwise.
-    fn bad_entry(&mut self, offset: u64, tail_from: u64, file_len: u64, reason: String) -> Result<ScanEnd, TxnLogError> {
+    fn bad_entry(
+        &mut self,
+        offset: u64,
+        tail_from: u64,
+        file_len: u64,
+        reason: String,
+    ) -> Result<ScanEnd, TxnLogError> {
         if let Some(at) = self.first_nonzero(tail_from.min(file_len))? {
-            return Err(corrupt(self.path, offset, format!("{reason}, followed by non-zero data at offset {at}")));
+            return Err(corrupt(
+                self.path,
+                offset,
+                format!("{reason}, followed by non-zero data at offset {at}"),
+            ));
         }
         Ok(ScanEnd::Torn { offset, reason })
     }
 
     /// The offset of the first non-zero byte at or after `from`.
     fn first_nonzero(&mut self, from: u64) -> Result<Option<u64>, TxnLogError> {
-        self.inner.seek(SeekFrom::Start(from)).map_err(io_err(self.path))?;
+        self.inner
+            .seek(SeekFrom::Start(from))
+            .map_err(io_err(self.path))?;
         let mut pos = from;
         let mut chunk = vec![0u8; READ_BUF];
         loop {
@@ -641,9 +733,25 @@ mod tests {
     const PRE: u64 = 64 * 1024;
 
     fn payload(zxid: i64, data_len: usize) -> Vec<u8> {
-        let mut p = TxnHeader { client_id: 0x1234, cxid: zxid as i32, zxid, time: 1_700_000_000_000, r#type: 5 }.to_bytes();
-        SetDataTxn { path: "/a".into(), data: Some(vec![zxid as u8; data_len]), version: zxid as i32 }.write(&mut p);
-        TxnDigest { version: 2, tree_digest: zxid * 7 }.write(&mut p);
+        let mut p = TxnHeader {
+            client_id: 0x1234,
+            cxid: zxid as i32,
+            zxid,
+            time: 1_700_000_000_000,
+            r#type: 5,
+        }
+        .to_bytes();
+        SetDataTxn {
+            path: "/a".into(),
+            data: Some(vec![zxid as u8; data_len]),
+            version: zxid as i32,
+        }
+        .write(&mut p);
+        TxnDigest {
+            version: 2,
+            tree_digest: zxid * 7,
+        }
+        .write(&mut p);
         p
     }
 
@@ -680,7 +788,10 @@ mod tests {
         assert_eq!(padded_size(250, 100, 100), 300);
         assert_eq!(padded_size(50, 10_000, 100), 10_000);
         assert_eq!(padded_size(50, 100, 0), 100);
-        assert_eq!(padded_size(16, 16, DEFAULT_PRE_ALLOC_SIZE), 16 + DEFAULT_PRE_ALLOC_SIZE);
+        assert_eq!(
+            padded_size(16, 16, DEFAULT_PRE_ALLOC_SIZE),
+            16 + DEFAULT_PRE_ALLOC_SIZE
+        );
     }
 
     #[test]
@@ -691,28 +802,53 @@ mod tests {
         assert_eq!(logs.iter().map(|l| l.zxid).collect::<Vec<_>>(), vec![1, 5]);
         // Header, then the first entry: Adler32 over the payload only.
         let bytes = fs::read(d.path().join("log.1")).unwrap();
-        assert_eq!(bytes.len() as u64, FILE_HEADER_LEN + PRE, "preallocated like FilePadding");
-        assert_eq!(&bytes[..16], &[0x5a, 0x4b, 0x4c, 0x47, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            bytes.len() as u64,
+            FILE_HEADER_LEN + PRE,
+            "preallocated like FilePadding"
+        );
+        assert_eq!(
+            &bytes[..16],
+            &[0x5a, 0x4b, 0x4c, 0x47, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
         let p = payload(1, 10);
-        assert_eq!(&bytes[16..24], &i64::from(adler::adler32_slice(&p)).to_be_bytes());
+        assert_eq!(
+            &bytes[16..24],
+            &i64::from(adler::adler32_slice(&p)).to_be_bytes()
+        );
         assert_eq!(&bytes[24..28], &(p.len() as i32).to_be_bytes());
         assert_eq!(&bytes[28..28 + p.len()], p.as_slice());
         assert_eq!(bytes[28 + p.len()], 0x42);
 
         let (got, scan) = read_all(d.path(), 0).unwrap();
         assert_eq!(got, vec![1, 2, 3, 4, 5, 6]);
-        assert_eq!((scan.count, scan.first_zxid, scan.last_zxid, scan.files), (6, Some(1), 6, 2));
+        assert_eq!(
+            (scan.count, scan.first_zxid, scan.last_zxid, scan.files),
+            (6, Some(1), 6, 2)
+        );
         assert_eq!(scan.truncated, None);
         // Starting later skips whole files.
         let (got, scan) = read_all(d.path(), 4).unwrap();
         assert_eq!((got, scan.files), (vec![5, 6], 1));
         let (got, scan) = read_all(d.path(), 3).unwrap();
-        assert_eq!((got, scan.files, scan.last_logged_zxid), (vec![4, 5, 6], 2, Some(6)));
+        assert_eq!(
+            (got, scan.files, scan.last_logged_zxid),
+            (vec![4, 5, 6], 2, Some(6))
+        );
         let (got, scan) = read_all(d.path(), 6).unwrap();
-        assert_eq!((got.len(), scan.last_logged_zxid, scan.last_zxid), (0, Some(6), 6));
+        assert_eq!(
+            (got.len(), scan.last_logged_zxid, scan.last_zxid),
+            (0, Some(6), 6)
+        );
         // No logs at all.
         let e = tempfile::tempdir().unwrap();
-        assert_eq!(read_all(e.path(), 7).unwrap().1, LogScan { last_zxid: 7, ..LogScan::default() });
+        assert_eq!(
+            read_all(e.path(), 7).unwrap().1,
+            LogScan {
+                last_zxid: 7,
+                ..LogScan::default()
+            }
+        );
     }
 
     #[test]
@@ -728,11 +864,17 @@ mod tests {
             }
             w.commit().unwrap();
             let len = fs::metadata(w.current_file().unwrap()).unwrap().len();
-            assert!(len >= w.current_size() + 1, "written bytes stay inside the preallocation");
+            assert!(
+                len >= w.current_size() + 1,
+                "written bytes stay inside the preallocation"
+            );
             sizes.push(len);
         }
         assert!(sizes.windows(2).all(|s| s[0] <= s[1]));
-        assert!(sizes.iter().all(|s| (s - 16) % (4096 * 4) == 0), "{sizes:?}");
+        assert!(
+            sizes.iter().all(|s| (s - 16) % (4096 * 4) == 0),
+            "{sizes:?}"
+        );
         // One batch much larger than preAllocSize.
         for _ in 0..1000 {
             w.append(z, &payload(z, 100)).unwrap();
@@ -754,18 +896,33 @@ mod tests {
     fn append_validation() {
         let d = tempfile::tempdir().unwrap();
         let mut w = TxnLogWriter::open(d.path(), PRE).unwrap();
-        assert!(matches!(w.append(1, &[0; 10]), Err(TxnLogError::InvalidAppend(_))));
-        assert!(matches!(w.append(2, &payload(1, 1)), Err(TxnLogError::InvalidAppend(_))));
+        assert!(matches!(
+            w.append(1, &[0; 10]),
+            Err(TxnLogError::InvalidAppend(_))
+        ));
+        assert!(matches!(
+            w.append(2, &payload(1, 1)),
+            Err(TxnLogError::InvalidAppend(_))
+        ));
         w.append(5, &payload(5, 1)).unwrap();
-        assert!(matches!(w.append(5, &payload(5, 1)), Err(TxnLogError::InvalidAppend(_))));
-        assert!(matches!(w.append(4, &payload(4, 1)), Err(TxnLogError::InvalidAppend(_))));
+        assert!(matches!(
+            w.append(5, &payload(5, 1)),
+            Err(TxnLogError::InvalidAppend(_))
+        ));
+        assert!(matches!(
+            w.append(4, &payload(4, 1)),
+            Err(TxnLogError::InvalidAppend(_))
+        ));
         assert_eq!(w.last_zxid(), Some(5));
         w.commit().unwrap();
         w.commit().unwrap();
         assert!(TxnLogWriter::open(&d.path().join("nope"), PRE).is_err());
         // A second writer must not clobber log.5.
         let mut w2 = TxnLogWriter::open(d.path(), PRE).unwrap();
-        assert!(matches!(w2.append(5, &payload(5, 1)), Err(TxnLogError::Exists(_))));
+        assert!(matches!(
+            w2.append(5, &payload(5, 1)),
+            Err(TxnLogError::Exists(_))
+        ));
     }
 
     /// Ends the only log after zxid `n` entries written without preallocation, so tails
@@ -804,7 +961,12 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let (off, path) = plain_log(d.path(), 3);
         let len = fs::metadata(&path).unwrap().len();
-        OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 5).unwrap();
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len - 5)
+            .unwrap();
         assert_torn(d.path(), &path, vec![1, 2], off[2]);
     }
 
@@ -812,7 +974,12 @@ mod tests {
     fn torn_tail_partial_entry_header() {
         let d = tempfile::tempdir().unwrap();
         let (off, path) = plain_log(d.path(), 3);
-        OpenOptions::new().write(true).open(&path).unwrap().set_len(off[2] + 7).unwrap();
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(off[2] + 7)
+            .unwrap();
         assert_torn(d.path(), &path, vec![1, 2], off[2]);
     }
 
@@ -848,7 +1015,8 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let (off, path) = plain_log(d.path(), 2);
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        std::io::Write::write_all(&mut f, &[0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0]).unwrap();
+        std::io::Write::write_all(&mut f, &[0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0])
+            .unwrap();
         let end = fs::metadata(&path).unwrap().len() - 16;
         assert_torn(d.path(), &path, vec![1, 2], end);
         assert_eq!(off.len(), 2);
@@ -858,12 +1026,22 @@ mod tests {
     fn torn_first_entry_and_torn_header() {
         let d = tempfile::tempdir().unwrap();
         let (_, path) = plain_log(d.path(), 1);
-        OpenOptions::new().write(true).open(&path).unwrap().set_len(30).unwrap();
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(30)
+            .unwrap();
         assert_torn(d.path(), &path, vec![], 16);
 
         let d = tempfile::tempdir().unwrap();
         let (_, path) = plain_log(d.path(), 1);
-        OpenOptions::new().write(true).open(&path).unwrap().set_len(9).unwrap();
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(9)
+            .unwrap();
         let (got, scan) = read_all(d.path(), 0).unwrap();
         assert!(got.is_empty());
         assert_eq!(scan.truncated.unwrap().offset, 0);
@@ -887,45 +1065,66 @@ mod tests {
         bytes[off[1] as usize + 30] ^= 0x10;
         fs::write(&path, &bytes).unwrap();
         match read_all(d.path(), 0) {
-            Err(TxnLogError::Corrupt { file, offset, reason }) => {
+            Err(TxnLogError::Corrupt {
+                file,
+                offset,
+                reason,
+            }) => {
                 assert_eq!((file, offset), (path.clone(), off[1]));
                 assert!(reason.contains("checksum"), "{reason}");
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(fs::read(&path).unwrap(), bytes, "a corrupt log is never modified");
+        assert_eq!(
+            fs::read(&path).unwrap(),
+            bytes,
+            "a corrupt log is never modified"
+        );
         // A bad marker in the middle.
         let mut bytes = clean.clone();
         bytes[off[2] as usize - 1] = b'C';
         fs::write(&path, &bytes).unwrap();
-        assert!(matches!(read_all(d.path(), 0), Err(TxnLogError::Corrupt { offset, .. }) if offset == off[1]));
+        assert!(
+            matches!(read_all(d.path(), 0), Err(TxnLogError::Corrupt { offset, .. }) if offset == off[1])
+        );
         // A huge length in the middle must not allocate; it is corruption.
         let mut bytes = clean.clone();
-        bytes[off[1] as usize + 8..off[1] as usize + 12].copy_from_slice(&0x7fff_ffffi32.to_be_bytes());
+        bytes[off[1] as usize + 8..off[1] as usize + 12]
+            .copy_from_slice(&0x7fff_ffffi32.to_be_bytes());
         fs::write(&path, &bytes).unwrap();
-        assert!(matches!(read_all(d.path(), 0), Err(TxnLogError::Corrupt { offset, .. }) if offset == off[1]));
+        assert!(
+            matches!(read_all(d.path(), 0), Err(TxnLogError::Corrupt { offset, .. }) if offset == off[1])
+        );
         // A length just past EOF with garbage before it: torn (nothing follows it).
         let mut bytes = clean.clone();
-        bytes[off[3] as usize + 8..off[3] as usize + 12].copy_from_slice(&1_000_000i32.to_be_bytes());
+        bytes[off[3] as usize + 8..off[3] as usize + 12]
+            .copy_from_slice(&1_000_000i32.to_be_bytes());
         fs::write(&path, &bytes).unwrap();
         assert_eq!(read_all(d.path(), 0).unwrap().0, vec![1, 2, 3]);
         // Negative length followed by data.
         let mut bytes = clean.clone();
         bytes[off[1] as usize + 8..off[1] as usize + 12].copy_from_slice(&(-5i32).to_be_bytes());
         fs::write(&path, &bytes).unwrap();
-        assert!(matches!(read_all(d.path(), 0), Err(TxnLogError::Corrupt { offset, .. }) if offset == off[1]));
+        assert!(
+            matches!(read_all(d.path(), 0), Err(TxnLogError::Corrupt { offset, .. }) if offset == off[1])
+        );
         // Bad magic.
         let mut bytes = clean.clone();
         bytes[0] = b'X';
         fs::write(&path, &bytes).unwrap();
-        assert!(matches!(read_all(d.path(), 0), Err(TxnLogError::Corrupt { offset: 0, .. })));
+        assert!(matches!(
+            read_all(d.path(), 0),
+            Err(TxnLogError::Corrupt { offset: 0, .. })
+        ));
         // A checksum-valid entry too short for a TxnHeader.
         let mut bytes = clean[..off[1] as usize].to_vec();
         bytes.extend_from_slice(&i64::from(adler::adler32_slice(b"abc")).to_be_bytes());
         bytes.extend_from_slice(&3i32.to_be_bytes());
         bytes.extend_from_slice(b"abcB");
         fs::write(&path, &bytes).unwrap();
-        assert!(matches!(read_all(d.path(), 0), Err(TxnLogError::Corrupt { offset, .. }) if offset == off[1]));
+        assert!(
+            matches!(read_all(d.path(), 0), Err(TxnLogError::Corrupt { offset, .. }) if offset == off[1])
+        );
     }
 
     #[test]
@@ -941,7 +1140,10 @@ mod tests {
         bytes[16..16 + 8].copy_from_slice(&i64::from(adler::adler32_slice(&p)).to_be_bytes());
         bytes[28..28 + p.len()].copy_from_slice(&p);
         fs::write(d.path().join("log.4"), &bytes).unwrap();
-        assert!(matches!(read_all(d.path(), 0), Err(TxnLogError::Corrupt { offset: 16, .. })));
+        assert!(matches!(
+            read_all(d.path(), 0),
+            Err(TxnLogError::Corrupt { offset: 16, .. })
+        ));
     }
 
     #[test]
@@ -949,13 +1151,22 @@ mod tests {
         // log.1 ends torn after zxid 2; log.3 continues at 3: acceptable.
         let d = tempfile::tempdir().unwrap();
         let (off, path) = plain_log(d.path(), 3);
-        OpenOptions::new().write(true).open(&path).unwrap().set_len(off[2] + 20).unwrap();
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(off[2] + 20)
+            .unwrap();
         let mut w = TxnLogWriter::open(d.path(), PRE).unwrap();
         w.append(3, &payload(3, 10)).unwrap();
         w.close().unwrap();
         let (got, scan) = read_all(d.path(), 0).unwrap();
         assert_eq!((got, scan.truncated), (vec![1, 2, 3], None));
-        assert_eq!(fs::metadata(&path).unwrap().len(), off[2] + 20, "older files are left alone");
+        assert_eq!(
+            fs::metadata(&path).unwrap().len(),
+            off[2] + 20,
+            "older files are left alone"
+        );
         // A new epoch may also follow a torn tail.
         fs::remove_file(d.path().join("log.3")).unwrap();
         let e1 = (1i64 << 32) | 1;
@@ -968,7 +1179,9 @@ mod tests {
         let mut w = TxnLogWriter::open(d.path(), PRE).unwrap();
         w.append(5, &payload(5, 10)).unwrap();
         w.close().unwrap();
-        assert!(matches!(read_all(d.path(), 0), Err(TxnLogError::Corrupt { offset, .. }) if offset == off[2]));
+        assert!(
+            matches!(read_all(d.path(), 0), Err(TxnLogError::Corrupt { offset, .. }) if offset == off[2])
+        );
     }
 
     #[test]
@@ -993,8 +1206,14 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         write_log(d.path(), &[&[1, 2, 3], &[4, 5], &[6, 7], &[8]], &[0, 1, 2]);
         let r = truncate_to(d.path(), 4).unwrap();
-        assert_eq!(r.removed, vec![d.path().join("log.8"), d.path().join("log.6")]);
-        assert_eq!(r.truncated.as_ref().map(|t| t.0.clone()), Some(d.path().join("log.4")));
+        assert_eq!(
+            r.removed,
+            vec![d.path().join("log.8"), d.path().join("log.6")]
+        );
+        assert_eq!(
+            r.truncated.as_ref().map(|t| t.0.clone()),
+            Some(d.path().join("log.4"))
+        );
         assert_eq!(r.last_zxid, Some(4));
         assert_eq!(read_all(d.path(), 0).unwrap().0, vec![1, 2, 3, 4]);
         // Appending continues after the cut.
@@ -1004,10 +1223,19 @@ mod tests {
         assert_eq!(read_all(d.path(), 0).unwrap().0, vec![1, 2, 3, 4, 5]);
         // Truncating to the last zxid changes nothing.
         let r = truncate_to(d.path(), 5).unwrap();
-        assert_eq!(r, TruncateReport { last_zxid: Some(5), ..Default::default() });
+        assert_eq!(
+            r,
+            TruncateReport {
+                last_zxid: Some(5),
+                ..Default::default()
+            }
+        );
         // Truncating to a file boundary removes the later files and keeps the older intact.
         let r = truncate_to(d.path(), 3).unwrap();
-        assert_eq!(r.removed, vec![d.path().join("log.5"), d.path().join("log.4")]);
+        assert_eq!(
+            r.removed,
+            vec![d.path().join("log.5"), d.path().join("log.4")]
+        );
         assert_eq!((r.truncated, r.last_zxid), (None, Some(3)));
         assert_eq!(read_all(d.path(), 0).unwrap().0, vec![1, 2, 3]);
         // Before everything.
