@@ -799,7 +799,8 @@ impl Core {
             op::CHECK => self.prep_check(conn, CheckVersionRequest::decode(body).map_err(m)?),
             op::RECONFIG => {
                 ReconfigRequest::decode(body).map_err(m)?;
-                Err(err::RECONFIG_DISABLED)
+                // A standalone 3.8 server refuses reconfig: disabled, or unimplemented.
+                Err(if self.cfg.reconfig_enabled { err::UNIMPLEMENTED } else { err::RECONFIG_DISABLED })
             }
             _ => Err(err::UNIMPLEMENTED),
         }

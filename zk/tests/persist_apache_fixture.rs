@@ -498,3 +498,94 @@ fn fixture_is_small() {
         .sum();
     assert!(total < 100 * 1024, "{total}");
 }
+
+/// The other direction: Apache's own tools read what we write. Needs Debian's zookeeper
+/// package and a JRE (scripts/install-test-deps.sh installs them).
+#[test]
+fn apache_tools_read_our_files() {
+    let cp = "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-nop.jar";
+    assert!(
+        Path::new("/usr/share/java/zookeeper.jar").exists(),
+        "Apache ZooKeeper jars not installed: run scripts/install-test-deps.sh"
+    );
+    let d = tempfile::tempdir().unwrap();
+    let mut w = txnlog::TxnLogWriter::open(d.path(), txnlog::DEFAULT_PRE_ALLOC_SIZE).unwrap();
+    for z in 1..=3i64 {
+        let mut p = TxnHeader {
+            client_id: SESSION_A,
+            cxid: z as i32,
+            zxid: z,
+            time: 1_700_000_000_000,
+            r#type: 1,
+        }
+        .to_bytes();
+        CreateTxn {
+            path: format!("/ours{z}"),
+            data: Some(b"rust".to_vec()),
+            acl: vec![world(31)],
+            ephemeral: false,
+            parent_c_version: z as i32,
+        }
+        .write(&mut p);
+        TxnDigest {
+            version: 2,
+            tree_digest: z,
+        }
+        .write(&mut p);
+        w.append(z, &p).unwrap();
+    }
+    w.close().unwrap();
+    let st = StatPersisted {
+        czxid: 3,
+        mzxid: 3,
+        pzxid: 3,
+        ctime: 1,
+        mtime: 1,
+        ..Default::default()
+    };
+    let root = StatPersisted::default();
+    let nodes = [
+        ("/", &root, Some(&b""[..]), -1),
+        ("/ours3", &st, Some(&b"rust"[..]), 1),
+        ("/zookeeper", &root, Some(&b""[..]), -1),
+    ];
+    let mut it = nodes.iter().map(|(p, s, d, a)| SnapshotNode {
+        path: p,
+        data: *d,
+        acl_index: *a,
+        stat: s,
+    });
+    let mut snap = Vec::new();
+    snapshot::encode_snapshot(
+        &mut snap,
+        &[(SESSION_A, 30000)],
+        &[(1, vec![world(31)])],
+        &mut it,
+        Some(ZxidDigest {
+            zxid: 3,
+            digest_version: 2,
+            digest: 7,
+        }),
+    );
+    let snap_path = snapshot::write_snapshot_file(d.path(), 3, &snap).unwrap();
+
+    let run = |class: &str, file: &Path| {
+        let out = std::process::Command::new("java")
+            .args(["-cp", cp, class])
+            .arg(file)
+            .output()
+            .expect("java runs");
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    let log = run(
+        "org.apache.zookeeper.server.persistence.TxnLogToolkit",
+        &d.path().join("log.1"),
+    );
+    assert!(log.contains("create /ours3,rust"), "{log}");
+    assert!(log.contains("EOF reached after 3 txns"), "{log}");
+    let s = run("org.apache.zookeeper.server.SnapshotFormatter", &snap_path);
+    assert!(
+        s.contains("/ours3") && s.contains("0x1000003aba70001, 30000"),
+        "{s}"
+    );
+}

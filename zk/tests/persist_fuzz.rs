@@ -153,7 +153,7 @@ proptest! {
         if let Some(c) = cut {
             b.truncate(c.index(b.len() + 1));
         }
-        b.extend(std::iter::repeat(0).take(zero_tail));
+        b.extend(std::iter::repeat_n(0, zero_tail));
         fs::write(&path, &b).unwrap();
         match read(d.path()) {
             Ok(got) => {

@@ -297,7 +297,8 @@ pub fn purge(
     if logs_synced {
         fsync_dir(log_dir)?;
     }
-    if !report.deleted_snapshots.is_empty() && !(logs_synced && snap_dir == log_dir) {
+    let snaps_synced = logs_synced && snap_dir == log_dir;
+    if !report.deleted_snapshots.is_empty() && !snaps_synced {
         fsync_dir(snap_dir)?;
     }
     Ok(report)
