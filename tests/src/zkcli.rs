@@ -97,6 +97,7 @@ impl ZkCliRun {
 }
 
 /// Normalises one line of zkCli output; `None` drops it (JVM/SLF4J noise, banners, blank lines).
+/// (Additionally, [`parse_output`] sorts the id lines that `whoami` prints.)
 /// Timestamps become `<TIME>`, zxids `<ZXID>`, non-zero ephemeral owners `<SESSION>`.
 pub fn normalise_line(line: &str) -> Option<String> {
     let l = line.trim_end();
@@ -153,7 +154,33 @@ pub fn parse_output(raw: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
             transcript.push(n);
         }
     }
+    sort_whoami_blocks(&mut transcript);
     (transcript, events, session_events)
+}
+
+/// `whoami` prints `Auth scheme: User` and then one `<scheme>: <id>` line per authenticated id.
+/// Apache keeps a connection's ids in a hash set, so that order is not part of the contract:
+/// sort each such block.
+fn sort_whoami_blocks(lines: &mut [String]) {
+    let is_id = |l: &str| {
+        l.split_once(": ").is_some_and(|(scheme, _)| {
+            !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+    };
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i] == "Auth scheme: User" {
+            let start = i + 1;
+            let mut end = start;
+            while end < lines.len() && is_id(&lines[end]) && lines[end] != "Auth scheme: User" {
+                end += 1;
+            }
+            lines[start..end].sort();
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
 }
 
 fn zkcli_command(connect: &str) -> Command {

@@ -544,7 +544,12 @@ impl Core {
         for t in triggers.drain(..) {
             self.watches.fire(&t, &mut events);
         }
-        for (conn, ty, p) in events.drain(..) {
+        for (conn, ty, p, acl) in events.drain(..) {
+            // Only watchers that may READ the node (the parent, for child events) are told.
+            let allowed = acl::check(acl.as_deref().map(|a| a.as_slice()), crate::proto::perm::READ, self.auth_of(conn), self.cfg.skip_acl);
+            if allowed.is_err() {
+                continue;
+            }
             let f = frame(|v| {
                 ReplyHeader {
                     xid: xid::NOTIFICATION,
@@ -593,7 +598,7 @@ impl Core {
                 let z = self.tree.last_processed_zxid;
                 self.reply(conn, xid::PING, z, 0, None, Some(received));
             }
-            op::AUTH => self.auth(conn, body, received),
+            op::AUTH => self.auth(conn, xid, body, received),
             op::CLOSE_SESSION => {
                 self.close_session(sid, xid, Some(conn));
                 self.session_conn.remove(&sid);
@@ -664,7 +669,8 @@ impl Core {
         }
     }
 
-    fn auth(&mut self, conn: ConnId, body: &[u8], received: Instant) {
+    fn auth(&mut self, conn: ConnId, xid: i32, body: &[u8], received: Instant) {
+        // The reply echoes the request's xid: Java and C send -4, other clients a normal xid.
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
@@ -687,12 +693,12 @@ impl Core {
                         }
                     }
                 }
-                self.reply(conn, xid::AUTH, 0, 0, None, Some(received));
+                self.reply(conn, xid, 0, 0, None, Some(received));
             }
             Err(e) => {
                 tracing::warn!("authentication failed for {}", c.addr);
                 self.stats.auth_failed.fetch_add(1, Ordering::Relaxed);
-                self.reply(conn, xid::AUTH, 0, e, None, Some(received));
+                self.reply(conn, xid, 0, e, None, Some(received));
                 self.close_conn(conn);
             }
         }
@@ -1019,6 +1025,9 @@ impl Core {
                             saved.push(self.tree.save(parent));
                         }
                         saved.push(self.tree.save(&p));
+                        if let Some(q) = self.tree.quota_stat_node(&p) {
+                            saved.push(self.tree.save(&q));
+                        }
                     }
                     let rc = self.tree.apply_sub(sid, zxid, time, &t, &mut triggers);
                     results.push(rc);

@@ -5,6 +5,7 @@
 //! those into events. No I/O and no clocks here.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::jute::{Acl, Buffer, Id, Stat, StatPersisted};
 use crate::path;
@@ -21,12 +22,18 @@ pub struct Node {
     pub children: HashSet<Box<str>>,
 }
 
-/// A watch trigger produced by applying a txn.
+/// An ACL list shared between the cache, triggers and watch events; `None` is
+/// OPEN_ACL_UNSAFE (index -1).
+pub type SharedAcl = Option<Arc<Vec<Acl>>>;
+
+/// A watch trigger produced by applying a txn. Each carries the ACLs that decide who may
+/// see the event: a watcher without READ on them is not told (the CVE-2024-23944 fix,
+/// which Debian's 3.8.0 carries).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trigger {
-    Created(String),
-    Deleted(String),
-    DataChanged(String),
+    Created { path: String, acl: SharedAcl, parent_acl: SharedAcl },
+    Deleted { path: String, acl: SharedAcl, parent_acl: SharedAcl },
+    DataChanged { path: String, acl: SharedAcl },
 }
 
 /// A node as it was before a multi sub-op, for rollback.
@@ -51,7 +58,7 @@ pub struct TxnResult {
 /// `ReferenceCountedACLCache`: ACL lists shared by index, as stored in snapshots.
 #[derive(Debug, Default, Clone)]
 pub struct AclCache {
-    by_index: HashMap<i64, (Vec<Acl>, u64)>,
+    by_index: HashMap<i64, (Arc<Vec<Acl>>, u64)>,
     by_acl: HashMap<Vec<Acl>, i64>,
     next: i64,
 }
@@ -78,19 +85,24 @@ impl AclCache {
         }
         self.next += 1;
         let i = self.next;
-        self.by_index.insert(i, (acl.to_vec(), 1));
+        self.by_index.insert(i, (Arc::new(acl.to_vec()), 1));
         self.by_acl.insert(acl.to_vec(), i);
         i
+    }
+
+    /// The shared list for an index (cheap to clone into triggers).
+    pub fn shared(&self, index: i64) -> SharedAcl {
+        if index == -1 {
+            return None;
+        }
+        Some(self.by_index.get(&index).map(|e| e.0.clone()).unwrap_or_default())
     }
 
     pub fn get(&self, index: i64) -> Vec<Acl> {
         if index == -1 {
             return open_acl_unsafe();
         }
-        self.by_index
-            .get(&index)
-            .map(|e| e.0.clone())
-            .unwrap_or_default()
+        self.by_index.get(&index).map(|e| e.0.as_ref().clone()).unwrap_or_default()
     }
 
     /// Borrowing form of `get` for checks on the hot path; `None` means OPEN_ACL_UNSAFE.
@@ -119,7 +131,7 @@ impl AclCache {
         };
         if gone {
             if let Some((acl, _)) = self.by_index.remove(&index) {
-                self.by_acl.remove(&acl);
+                self.by_acl.remove(acl.as_ref());
             }
         }
     }
@@ -132,7 +144,7 @@ impl AclCache {
         for (i, acl) in entries {
             self.next = self.next.max(i);
             self.by_acl.insert(acl.clone(), i);
-            self.by_index.insert(i, (acl, 0));
+            self.by_index.insert(i, (Arc::new(acl), 0));
         }
     }
 
@@ -152,7 +164,7 @@ impl AclCache {
             .collect();
         for i in unused {
             if let Some((acl, _)) = self.by_index.remove(&i) {
-                self.by_acl.remove(&acl);
+                self.by_acl.remove(acl.as_ref());
             }
         }
     }
@@ -162,7 +174,7 @@ impl AclCache {
         let mut v: Vec<_> = self
             .by_index
             .iter()
-            .map(|(i, e)| (*i, e.0.clone()))
+            .map(|(i, e)| (*i, e.0.as_ref().clone()))
             .collect();
         v.sort_by_key(|e| e.0);
         v
@@ -217,6 +229,8 @@ pub struct DataTree {
     data_size: i64,
     /// Whether TTL markers are honoured (`zookeeper.extendedTypesEnabled`).
     pub extended_types: bool,
+    /// Paths with a quota (`zookeeper_limits` node), ZooKeeper's `pTrie`.
+    quota_paths: BTreeSet<String>,
 }
 
 impl Default for DataTree {
@@ -239,6 +253,7 @@ impl DataTree {
             digest: 0,
             data_size: 0,
             extended_types,
+            quota_paths: BTreeSet::new(),
         };
         let empty = || Node {
             data: Some(Vec::new()),
@@ -427,9 +442,21 @@ impl DataTree {
             children: HashSet::new(),
         };
         let out = self.stat_of(&node);
+        let bytes = node.data.as_ref().map_or(0, |d| d.len()) as i64;
         self.insert(path.to_owned(), node);
         self.index(path, owner);
-        triggers.push(Trigger::Created(path.to_owned()));
+        if parent_name.starts_with(crate::quota::QUOTA_ROOT) {
+            let quoted = crate::quota::trim_quota_path(parent_name).to_owned();
+            if child == crate::quota::LIMIT_NODE {
+                self.quota_paths.insert(quoted.clone());
+            }
+            if child == crate::quota::STAT_NODE {
+                self.update_quota_for_path(&quoted);
+            }
+        }
+        self.update_quota_stat(path, bytes, 1);
+        let parent_acl = self.nodes.get(parent_name).map_or(None, |p| self.acls.shared(p.acl));
+        triggers.push(Trigger::Created { path: path.to_owned(), acl: self.acls.shared(acl_index), parent_acl });
         Ok(out)
     }
 
@@ -454,13 +481,19 @@ impl DataTree {
         })
         .ok_or(err::NO_NODE)?;
         let node = self.nodes.remove(path).ok_or(err::NO_NODE)?;
+        let acl = self.acls.shared(node.acl);
+        let parent_acl = self.nodes.get(parent_name).map_or(None, |p| self.acls.shared(p.acl));
         self.digest = self
             .digest
             .wrapping_sub(node_digest(path, node.data.as_deref(), &node.stat));
         self.data_size -= (path.len() + node.data.as_ref().map_or(0, |d| d.len())) as i64;
         self.acls.remove_usage(node.acl);
         self.unindex(path, node.stat.ephemeral_owner);
-        triggers.push(Trigger::Deleted(path.to_owned()));
+        if parent_name.starts_with("/zookeeper") && child == crate::quota::LIMIT_NODE {
+            self.quota_paths.remove(crate::quota::trim_quota_path(parent_name));
+        }
+        self.update_quota_stat(path, -(node.data.as_ref().map_or(0, |d| d.len()) as i64), -1);
+        triggers.push(Trigger::Deleted { path: path.to_owned(), acl, parent_acl });
         Ok(())
     }
 
@@ -474,15 +507,92 @@ impl DataTree {
         time: i64,
         triggers: &mut Vec<Trigger>,
     ) -> Result<Stat, i32> {
-        self.modify(path, |n| {
-            n.data = data;
-            n.stat.mtime = time;
-            n.stat.mzxid = zxid;
-            n.stat.version = version;
-        })
-        .ok_or(err::NO_NODE)?;
-        triggers.push(Trigger::DataChanged(path.to_owned()));
+        let diff = self
+            .modify(path, |n| {
+                let old = n.data.as_ref().map_or(0, |d| d.len()) as i64;
+                n.data = data;
+                n.stat.mtime = time;
+                n.stat.mzxid = zxid;
+                n.stat.version = version;
+                n.data.as_ref().map_or(0, |d| d.len()) as i64 - old
+            })
+            .ok_or(err::NO_NODE)?;
+        self.update_quota_stat(path, diff, 0);
+        let acl = self.nodes.get(path).map_or(None, |n| self.acls.shared(n.acl));
+        triggers.push(Trigger::DataChanged { path: path.to_owned(), acl });
         Ok(self.stat(path).unwrap_or_default())
+    }
+
+    /// `getMaxPrefixWithQuota`: the deepest quota'd path that is `path` or an ancestor of
+    /// it ("/" never counts).
+    fn quota_prefix(&self, path: &str) -> Option<String> {
+        if self.quota_paths.is_empty() {
+            return None;
+        }
+        let mut cur = Some(path);
+        while let Some(p) = cur {
+            if p != "/" && self.quota_paths.contains(p) {
+                return Some(p.to_owned());
+            }
+            cur = path::parent(p);
+        }
+        None
+    }
+
+    /// The stats node a change at `path` would update, if any (for multi rollback).
+    pub fn quota_stat_node(&self, path: &str) -> Option<String> {
+        self.quota_prefix(path).map(|p| crate::quota::stat_path(&p))
+    }
+
+    /// `updateQuotaStat`: adjusts the stats node's text in place (no stat change, as in
+    /// ZooKeeper).
+    fn update_quota_stat(&mut self, path: &str, bytes: i64, count: i64) {
+        let Some(prefix) = self.quota_prefix(path) else { return };
+        let stat_path = crate::quota::stat_path(&prefix);
+        let Some(n) = self.nodes.get_mut(&stat_path) else {
+            tracing::error!("missing node for stat {stat_path}");
+            return;
+        };
+        let mut t = crate::quota::StatsTrack::parse(&String::from_utf8_lossy(n.data.as_deref().unwrap_or(&[])));
+        t.set(t.count() + count, t.bytes() + bytes);
+        n.data = Some(t.to_text().into_bytes());
+    }
+
+    /// `updateQuotaForPath`: recounts a subtree into its stats node.
+    fn update_quota_for_path(&mut self, path: &str) {
+        let (mut count, mut bytes) = (0i64, 0i64);
+        let mut stack = vec![path.to_owned()];
+        while let Some(p) = stack.pop() {
+            if let Some(n) = self.nodes.get(&p) {
+                count += 1;
+                bytes += n.data.as_ref().map_or(0, |d| d.len()) as i64;
+                stack.extend(n.children.iter().map(|c| path::join(&p, c)));
+            }
+        }
+        let stat_path = crate::quota::stat_path(path);
+        let mut t = crate::quota::StatsTrack::default();
+        t.set(count, bytes);
+        if self.nodes.contains_key(&stat_path) {
+            self.modify(&stat_path, |n| n.data = Some(t.to_text().into_bytes()));
+        } else {
+            tracing::warn!("missing quota stat node {stat_path}");
+        }
+    }
+
+    /// `setupQuota` after a snapshot load: every `zookeeper_limits` leaf under
+    /// /zookeeper/quota registers its path and recounts it.
+    fn setup_quota(&mut self) {
+        let limits: Vec<String> = self
+            .nodes
+            .keys()
+            .filter(|k| k.starts_with(crate::quota::QUOTA_ROOT) && k.ends_with(&format!("/{}", crate::quota::LIMIT_NODE)))
+            .cloned()
+            .collect();
+        for l in limits {
+            let real = crate::quota::trim_quota_path(&l[..l.len() - crate::quota::LIMIT_NODE.len() - 1]).to_owned();
+            self.update_quota_for_path(&real);
+            self.quota_paths.insert(real);
+        }
     }
 
     /// `DataTree.setACL`.
@@ -798,6 +908,7 @@ impl DataTree {
             digest: 0,
             data_size: 0,
             extended_types,
+            quota_paths: BTreeSet::new(),
         };
         t.acls.load(acls);
         for (p, data, acl, stat) in nodes {
@@ -831,6 +942,7 @@ impl DataTree {
             return Err("snapshot has no root node".into());
         }
         t.acls.purge_unused();
+        t.setup_quota();
         Ok(t)
     }
 }

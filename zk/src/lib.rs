@@ -18,6 +18,7 @@ pub mod jute;
 pub mod path;
 pub mod persist;
 pub mod proto;
+pub mod quota;
 pub mod quorum;
 pub mod server;
 pub mod session;

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::datatree::Trigger;
+use crate::datatree::{SharedAcl, Trigger};
 use crate::proto::event;
 
 /// A connection's identity in the watch tables.
@@ -153,8 +153,9 @@ impl WatchTable {
     }
 }
 
-/// A notification to deliver: (connection, event type, path).
-pub type Event = (ConnId, i32, String);
+/// A notification to deliver: connection, event type, path, and the ACL the watcher
+/// needs READ on to be told.
+pub type Event = (ConnId, i32, String, SharedAcl);
 
 /// Both tables.
 #[derive(Debug, Default)]
@@ -168,59 +169,36 @@ impl WatchManager {
     pub fn fire(&mut self, t: &Trigger, out: &mut Vec<Event>) {
         let mut conns = Vec::new();
         match t {
-            Trigger::Created(p) => {
-                self.emit(true, p, event::NODE_CREATED, &[], out, &mut conns);
-                let parent = crate::path::parent(p).unwrap_or("/").to_owned();
-                self.emit(
-                    false,
-                    &parent,
-                    event::NODE_CHILDREN_CHANGED,
-                    &[],
-                    out,
-                    &mut conns,
-                );
+            Trigger::Created { path, acl, parent_acl } => {
+                self.emit(true, path, event::NODE_CREATED, acl, &[], out, &mut conns);
+                let parent = crate::path::parent(path).unwrap_or("/");
+                self.emit(false, parent, event::NODE_CHILDREN_CHANGED, parent_acl, &[], out, &mut conns);
             }
-            Trigger::Deleted(p) => {
-                self.emit(true, p, event::NODE_DELETED, &[], out, &mut conns);
+            Trigger::Deleted { path, acl, parent_acl } => {
+                self.emit(true, path, event::NODE_DELETED, acl, &[], out, &mut conns);
                 let notified = std::mem::take(&mut conns);
-                self.emit(false, p, event::NODE_DELETED, &notified, out, &mut conns);
-                let parent = crate::path::parent(p).unwrap_or("/").to_owned();
-                self.emit(
-                    false,
-                    &parent,
-                    event::NODE_CHILDREN_CHANGED,
-                    &[],
-                    out,
-                    &mut conns,
-                );
+                self.emit(false, path, event::NODE_DELETED, acl, &notified, out, &mut conns);
+                let parent = crate::path::parent(path).unwrap_or("/");
+                self.emit(false, parent, event::NODE_CHILDREN_CHANGED, parent_acl, &[], out, &mut conns);
             }
-            Trigger::DataChanged(p) => {
-                self.emit(true, p, event::NODE_DATA_CHANGED, &[], out, &mut conns);
+            Trigger::DataChanged { path, acl } => {
+                self.emit(true, path, event::NODE_DATA_CHANGED, acl, &[], out, &mut conns);
             }
         }
     }
 
-    fn emit(
-        &mut self,
-        data: bool,
-        path: &str,
-        ty: i32,
-        suppress: &[ConnId],
-        out: &mut Vec<Event>,
-        scratch: &mut Vec<ConnId>,
-    ) {
+    /// Triggers one table; `scratch` returns the connections that were notified (before
+    /// ACL filtering, which the caller applies: a filtered one-shot watch is still used up).
+    #[allow(clippy::too_many_arguments)]
+    fn emit(&mut self, data: bool, path: &str, ty: i32, acl: &SharedAcl, suppress: &[ConnId], out: &mut Vec<Event>, scratch: &mut Vec<ConnId>) {
         scratch.clear();
-        let table = if data {
-            &mut self.data
-        } else {
-            &mut self.child
-        };
+        let table = if data { &mut self.data } else { &mut self.child };
         table.trigger(path, ty, scratch);
         scratch.sort_unstable();
         scratch.dedup();
         for c in scratch.iter() {
             if !suppress.contains(c) {
-                out.push((*c, ty, path.to_owned()));
+                out.push((*c, ty, path.to_owned(), acl.clone()));
             }
         }
     }
@@ -230,14 +208,12 @@ impl WatchManager {
         self.child.remove_conn(conn);
     }
 
-    /// `DataTree.addWatch`: persistent watches go in both tables, recursive in data only.
+    /// `DataTree.addWatch` (3.8): both modes go into both tables. A recursive watch in the
+    /// child table never fires NodeChildrenChanged, but does see deletions.
     pub fn add_persistent(&mut self, path: &str, conn: ConnId, recursive: bool) {
-        if recursive {
-            self.data.add(path, conn, Mode::PersistentRecursive);
-        } else {
-            self.data.add(path, conn, Mode::Persistent);
-            self.child.add(path, conn, Mode::Persistent);
-        }
+        let mode = if recursive { Mode::PersistentRecursive } else { Mode::Persistent };
+        self.data.add(path, conn, mode);
+        self.child.add(path, conn, mode);
     }
 
     pub fn total(&self) -> usize {
@@ -249,6 +225,14 @@ impl WatchManager {
 mod tests {
     use super::*;
 
+    fn data(p: &str) -> Trigger {
+        Trigger::DataChanged { path: p.into(), acl: None }
+    }
+
+    fn ev(c: ConnId, ty: i32, p: &str) -> Event {
+        (c, ty, p.into(), None)
+    }
+
     #[test]
     fn one_shot_and_persistent() {
         let mut w = WatchManager::default();
@@ -256,25 +240,18 @@ mod tests {
         w.add_persistent("/a", 2, false);
         w.add_persistent("/", 3, true);
         let mut out = Vec::new();
-        w.fire(&Trigger::DataChanged("/a".into()), &mut out);
-        out.sort();
-        assert_eq!(
-            out,
-            vec![
-                (1, 3, "/a".into()),
-                (2, 3, "/a".into()),
-                (3, 3, "/a".into())
-            ]
-        );
+        w.fire(&data("/a"), &mut out);
+        out.sort_by_key(|e| e.0);
+        assert_eq!(out, vec![ev(1, 3, "/a"), ev(2, 3, "/a"), ev(3, 3, "/a")]);
         out.clear();
-        w.fire(&Trigger::DataChanged("/a".into()), &mut out);
-        out.sort();
-        assert_eq!(out, vec![(2, 3, "/a".into()), (3, 3, "/a".into())]);
+        w.fire(&data("/a"), &mut out);
+        out.sort_by_key(|e| e.0);
+        assert_eq!(out, vec![ev(2, 3, "/a"), ev(3, 3, "/a")]);
         out.clear();
         // Recursive watches never see NodeChildrenChanged.
-        w.fire(&Trigger::Created("/a/b".into()), &mut out);
-        out.sort();
-        assert_eq!(out, vec![(2, 4, "/a".into()), (3, 1, "/a/b".into())]);
+        w.fire(&Trigger::Created { path: "/a/b".into(), acl: None, parent_acl: None }, &mut out);
+        out.sort_by_key(|e| e.0);
+        assert_eq!(out, vec![ev(2, 4, "/a"), ev(3, 1, "/a/b")]);
     }
 
     #[test]
@@ -284,8 +261,22 @@ mod tests {
         w.child.add("/a", 1, Mode::Standard);
         w.child.add("/a", 2, Mode::Standard);
         let mut out = Vec::new();
-        w.fire(&Trigger::Deleted("/a".into()), &mut out);
-        assert_eq!(out, vec![(1, 2, "/a".into()), (2, 2, "/a".into())]);
+        w.fire(&Trigger::Deleted { path: "/a".into(), acl: None, parent_acl: None }, &mut out);
+        assert_eq!(out, vec![ev(1, 2, "/a"), ev(2, 2, "/a")]);
         assert_eq!(w.total(), 0);
+    }
+
+    #[test]
+    fn standard_watch_downgrades_persistent_in_its_table_only() {
+        // 3.8: one mode per (connection, path) in each table; the child table keeps the
+        // recursive watch, so removeWatches(Any) still finds it.
+        let mut w = WatchManager::default();
+        w.add_persistent("/w", 1, true);
+        w.data.add("/w", 1, Mode::Standard);
+        let mut out = Vec::new();
+        w.fire(&data("/w"), &mut out);
+        assert_eq!(out, vec![ev(1, 3, "/w")]);
+        assert!(!w.data.contains("/w", 1));
+        assert!(w.child.contains("/w", 1));
     }
 }
