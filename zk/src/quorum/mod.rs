@@ -17,3 +17,7 @@
 pub mod cnxmanager;
 pub mod election;
 pub mod election_wire;
+pub mod leader;
+pub mod learner;
+pub mod sync;
+pub mod zab_wire;
