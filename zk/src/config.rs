@@ -57,6 +57,8 @@ pub struct Config {
     /// Hours; 0 disables purging.
     pub autopurge_purge_interval: u32,
     pub four_letter_whitelist: Vec<String>,
+    /// The whitelist was "*" (which also enables telnet close).
+    pub four_letter_all: bool,
     pub super_digest: Option<String>,
     pub jute_max_buffer: u32,
     pub extended_types_enabled: bool,
@@ -90,6 +92,7 @@ impl Default for Config {
             autopurge_snap_retain_count: 3,
             autopurge_purge_interval: 0,
             four_letter_whitelist: vec!["srvr".into()],
+            four_letter_all: false,
             super_digest: None,
             jute_max_buffer: 0xfffff,
             extended_types_enabled: false,
@@ -276,6 +279,7 @@ impl Config {
                 let mut list = Vec::new();
                 for w in v.split(',').map(str::trim).filter(|w| !w.is_empty()) {
                     if w == "*" {
+                        self.four_letter_all = true;
                         list = FOUR_LETTER_WORDS.iter().map(|s| s.to_string()).collect();
                         break;
                     }

@@ -37,6 +37,15 @@ pub async fn serve(sock: TcpStream, ctx: ConnCtx) {
     if rd.read_exact(&mut first).await.is_err() {
         return;
     }
+    // Telnet's "interrupt process" sequence is a known (never whitelisted) word too.
+    if first == [0xff, 0xf4, 0xff, 0xfd] {
+        if !ctx.cfg.four_letter_all {
+            let _ = wr.write_all(b"telnet close is not executed because it is not in the whitelist.\n").await;
+            let _ = wr.flush().await;
+        }
+        let _ = wr.shutdown().await;
+        return;
+    }
     if let Ok(word) = std::str::from_utf8(&first) {
         if FOUR_LETTER_WORDS.contains(&word) {
             let text = if ctx.cfg.four_letter_whitelist.iter().any(|w| w == word) {

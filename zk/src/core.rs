@@ -376,13 +376,8 @@ impl Core {
         }
         doomed.truncate(self.cfg.container_max_per_minute as usize);
         for p in doomed {
-            let body = match self.tree.get(&p) {
-                None => continue,
-                Some(n) if !n.children.is_empty() => TxnBody::Error(ErrorTxn {
-                    err: err::NOT_EMPTY,
-                }),
-                Some(_) => TxnBody::DeleteContainer(DeleteTxn { path: p.clone() }),
-            };
+            // Submitted as session 0, like ZooKeeper's ContainerManager requests.
+            let body = self.prep_delete_container(&p).unwrap_or_else(|e| TxnBody::Error(ErrorTxn { err: e }));
             self.commit_txn(0, 0, body);
         }
     }
@@ -599,6 +594,16 @@ impl Core {
                 self.reply(conn, xid::PING, z, 0, None, Some(received));
             }
             op::AUTH => self.auth(conn, xid, body, received),
+            op::SASL => {
+                // Without SASL configured ZooKeeper answers OK with a null token.
+                if GetSaslRequest::decode(body).is_err() {
+                    self.close_conn(conn);
+                    return;
+                }
+                let mut b = Vec::with_capacity(4);
+                write_buffer(&mut b, None);
+                self.reply(conn, xid, 0, 0, Some(&b), Some(received));
+            }
             op::CLOSE_SESSION => {
                 self.close_session(sid, xid, Some(conn));
                 self.session_conn.remove(&sid);
@@ -682,7 +687,12 @@ impl Core {
                 &ip,
                 self.cfg.super_digest.as_deref(),
             ),
-            Err(_) => Err(err::AUTH_FAILED),
+            Err(_) => {
+                // An undecodable auth packet is an I/O error in ZooKeeper: no reply, close.
+                tracing::warn!("closing connection from {}: malformed auth packet", c.addr);
+                self.close_conn(conn);
+                return;
+            }
         };
         match r {
             Ok(ids) => {
@@ -784,10 +794,10 @@ impl Core {
                 CreateTtlRequest::decode(body).map_err(m)?,
             ),
             op::DELETE => self.prep_delete(conn, DeleteRequest::decode(body).map_err(m)?),
-            op::DELETE_CONTAINER => {
-                let p = String::from_utf8(body.to_vec()).map_err(|_| err::MARSHALLING_ERROR)?;
-                self.prep_delete_container(&p)
-            }
+            // Only the container reaper may delete containers. ZooKeeper reads the path of a
+            // client-sent deleteContainer from the whole packet, header included, so it
+            // always holds a NUL and is refused as a bad path.
+            op::DELETE_CONTAINER => Err(err::BAD_ARGUMENTS),
             op::SET_DATA => self.prep_set_data(conn, SetDataRequest::decode(body).map_err(m)?),
             op::SET_ACL => {
                 let r = SetAclRequest::decode(body).map_err(m)?;

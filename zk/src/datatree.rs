@@ -310,8 +310,9 @@ impl DataTree {
         Some(r)
     }
 
+    /// Looks a node up; "" is the root too, as ZooKeeper keeps the root under both keys.
     pub fn get(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(path)
+        self.nodes.get(if path.is_empty() { "/" } else { path })
     }
 
     pub fn node_count(&self) -> usize {
@@ -374,13 +375,17 @@ impl DataTree {
     }
 
     pub fn stat(&self, path: &str) -> Option<Stat> {
-        self.nodes.get(path).map(|n| self.stat_of(n))
+        self.get(path).map(|n| self.stat_of(n))
     }
 
     /// Number of all descendants (`getAllChildrenNumber`).
     pub fn all_children_number(&self, path: &str) -> i32 {
         if path == "/" {
             return self.nodes.len() as i32 - 1;
+        }
+        if path.is_empty() {
+            // Every key but "" starts with "/": the root and all its descendants.
+            return self.nodes.len() as i32;
         }
         let prefix = format!("{path}/");
         self.nodes.keys().filter(|k| k.starts_with(&prefix)).count() as i32

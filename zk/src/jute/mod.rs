@@ -155,10 +155,9 @@ impl Jute for String {
             None => Ok((rest, String::new())),
             Some(n) => {
                 let (rest, b) = take(n).parse(rest)?;
-                match std::str::from_utf8(b) {
-                    Ok(s) => Ok((rest, s.to_owned())),
-                    Err(_) => fail(i, nom::error::ErrorKind::Char),
-                }
+                // Java decodes malformed UTF-8 with replacement characters and carries on
+                // (a path with U+FFFD is then refused as invalid), so do we.
+                Ok((rest, String::from_utf8_lossy(b).into_owned()))
             }
         }
     }
@@ -256,11 +255,8 @@ mod tests {
     }
 
     #[test]
-    fn bad_utf8() {
-        assert_eq!(
-            String::decode(&[0, 0, 0, 1, 0xff]),
-            Err(DecodeError::BadUtf8)
-        );
+    fn bad_utf8_is_replaced_as_java_does() {
+        assert_eq!(String::decode(&[0, 0, 0, 2, b'a', 0xff]).unwrap(), "a\u{fffd}");
     }
 
     proptest::proptest! {

@@ -168,6 +168,7 @@ jute_record! {
         pub persistent_recursive_watches: Vec<String>,
     }
 }
+jute_record! { pub struct GetSaslRequest { pub token: Buffer } }
 jute_record! {
     pub struct ReconfigRequest {
         pub joining_servers: String, pub leaving_servers: String, pub new_members: String,

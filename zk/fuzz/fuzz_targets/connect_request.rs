@@ -1,0 +1,7 @@
+#![no_main]
+//! See zk_fuzz::connect_request.
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    zk_fuzz::connect_request(data);
+});
