@@ -34,3 +34,5 @@ pub fn unique_name(prefix: &str) -> String {
 }
 pub mod differential;
 pub mod rawclient;
+pub mod linearizability;
+pub mod ackcheck;
