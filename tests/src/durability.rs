@@ -112,40 +112,51 @@ pub struct LogScan {
 }
 
 /// Reads a log file entry by entry, verifying checksums and 'B' markers, until the zero
-/// padding, EOF or the first bad entry.
+/// padding, EOF or the first bad entry. Reads only up to where it stops (log files are
+/// preallocated to 64 MiB).
 pub fn scan_log(path: &Path) -> Result<LogScan> {
-    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let file_len = bytes.len() as u64;
-    if bytes.len() < 16 {
+    let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let file_len = f.metadata()?.len();
+    let mut r = io::BufReader::with_capacity(64 * 1024, f);
+    if file_len < FILE_HEADER_LEN {
         bail!("{}: shorter than a file header", path.display());
     }
-    let magic = u32::from_be_bytes(bytes[0..4].try_into().unwrap());
+    let mut hdr = [0u8; 16];
+    r.read_exact(&mut hdr)?;
+    let magic = u32::from_be_bytes(hdr[0..4].try_into().unwrap());
     if magic != LOG_MAGIC {
         bail!("{}: bad magic {magic:#x}", path.display());
     }
-    let mut pos = 16usize;
+    let mut pos = FILE_HEADER_LEN;
     let mut entries = Vec::new();
+    let mut payload = Vec::new();
     let stopped = loop {
-        if pos + 12 > bytes.len() {
-            break if bytes[pos..].iter().all(|&b| b == 0) {
+        let left = file_len - pos;
+        if left < 12 {
+            let mut rest = vec![0u8; left as usize];
+            r.read_exact(&mut rest)?;
+            break if rest.iter().all(|&b| b == 0) {
                 None
             } else {
                 Some("partial header".into())
             };
         }
-        let crc = i64::from_be_bytes(bytes[pos..pos + 8].try_into().unwrap());
-        let len = i32::from_be_bytes(bytes[pos + 8..pos + 12].try_into().unwrap());
+        let mut head = [0u8; 12];
+        r.read_exact(&mut head)?;
+        let crc = i64::from_be_bytes(head[0..8].try_into().unwrap());
+        let len = i32::from_be_bytes(head[8..12].try_into().unwrap());
         if crc == 0 && len == 0 {
             break None;
         }
-        if len <= 0 || pos + 12 + len as usize + 1 > bytes.len() {
+        if len <= 0 || pos + 12 + len as u64 + 1 > file_len || len > 64 << 20 {
             break Some(format!("bad length {len} at {pos}"));
         }
-        let payload = &bytes[pos + 12..pos + 12 + len as usize];
-        if bytes[pos + 12 + len as usize] != b'B' {
+        payload.resize(len as usize + 1, 0);
+        r.read_exact(&mut payload)?;
+        if payload.pop() != Some(b'B') {
             break Some(format!("no end marker at {pos}"));
         }
-        if adler32(payload) as i64 != crc {
+        if adler32(&payload) as i64 != crc {
             break Some(format!("checksum mismatch at {pos}"));
         }
         // TxnHeader{long clientId; int cxid; long zxid; long time; int type}: 32 bytes.
@@ -155,16 +166,16 @@ pub fn scan_log(path: &Path) -> Result<LogScan> {
         let zxid = i64::from_be_bytes(payload[12..20].try_into().unwrap());
         let txn_type = i32::from_be_bytes(payload[28..32].try_into().unwrap());
         entries.push(LogEntry {
-            offset: pos as u64,
+            offset: pos,
             len: len as u32,
             zxid,
             txn_type,
         });
-        pos += 12 + len as usize + 1;
+        pos += 12 + len as u64 + 1;
     };
     Ok(LogScan {
         entries,
-        end: pos as u64,
+        end: pos,
         file_len,
         stopped,
     })

@@ -202,24 +202,33 @@ impl TxnLogWriter {
         if log_has_entries(&path)? {
             return Err(TxnLogError::Exists(path));
         }
+        // The file only appears under its name with its header in it (written under a
+        // temporary name, then renamed): a crash at any moment must not leave an empty
+        // log.* behind, which Apache ZooKeeper cannot open.
+        let tmp = self.dir.join(format!(".{}.tmp", files::log_name(zxid)));
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
+            .open(&tmp)
+            .map_err(io_err(&tmp))?;
+        let mut header = Vec::with_capacity(FILE_HEADER_LEN as usize);
         FileHeader {
             magic: TXNLOG_MAGIC,
             version: TXNLOG_VERSION,
             dbid: TXNLOG_DBID,
         }
-        .write(&mut self.buf);
+        .write(&mut header);
+        if let Err(e) = file.write_all_at(&header, 0).and_then(|()| std::fs::rename(&tmp, &path)) {
+            self.failed = true;
+            return Err(io_err(&path)(e));
+        }
         // FilePadding.currentSize starts at the position after the header.
         self.cur = Some(CurrentLog {
             file,
             path,
-            written: 0,
+            written: FILE_HEADER_LEN,
             padded: FILE_HEADER_LEN,
             new_file: true,
         });
@@ -637,7 +646,13 @@ fn scan_file(
         r.read_exact(&mut payload)?;
         let marker = payload.pop();
         if marker != Some(ENTRY_END) {
-            return r.bad_entry(pos, end, file_len, "missing end-of-record marker".into());
+            // Apache reads this as "Last transaction was partial" and stops there. We agree
+            // when what follows is not a valid entry (a torn write, or garbage); a valid
+            // entry after it means a damaged record in the middle, which is corruption.
+            if r.valid_entry_after(pos, file_len)? {
+                return Err(corrupt(path, pos, "missing end-of-record marker, followed by valid entries".into()));
+            }
+            return Ok(ScanEnd::Torn { offset: pos, reason: "missing end-of-record marker".into() });
         }
         let actual = i64::from(adler::adler32_slice(&payload));
         if actual != checksum {
@@ -702,6 +717,38 @@ impl Reader<'_> {
             ));
         }
         Ok(ScanEnd::Torn { offset, reason })
+    }
+
+    /// Whether a complete entry with a good marker and checksum starts anywhere after
+    /// `from` (before the zero padding): if so, the bad record at `from` is damage in the
+    /// middle of the log (say, a corrupted length), not a torn tail. Only runs on the error
+    /// path; reads at most `MAX_ENTRY_PAYLOAD` bytes.
+    fn valid_entry_after(&mut self, from: u64, file_len: u64) -> Result<bool, TxnLogError> {
+        let start = from + 1;
+        if start >= file_len {
+            return Ok(false);
+        }
+        let n = (file_len - start).min(MAX_ENTRY_PAYLOAD) as usize;
+        self.inner.seek(SeekFrom::Start(start)).map_err(io_err(self.path))?;
+        let mut buf = vec![0u8; n];
+        self.read_exact(&mut buf)?;
+        let head = ENTRY_HEAD_LEN as usize;
+        let mut i = 0;
+        while i + head < buf.len() {
+            let checksum = i64::from_be_bytes(buf[i..i + 8].try_into().expect("8 bytes"));
+            let len = i32::from_be_bytes(buf[i + 8..i + 12].try_into().expect("4 bytes"));
+            if checksum != 0 && len > 0 {
+                let end = i + head + len as usize;
+                if end < buf.len()
+                    && buf[end] == ENTRY_END
+                    && i64::from(adler::adler32_slice(&buf[i + head..end])) == checksum
+                {
+                    return Ok(true);
+                }
+            }
+            i += 1;
+        }
+        Ok(false)
     }
 
     /// The offset of the first non-zero byte at or after `from`.
