@@ -933,6 +933,25 @@ impl RawClient {
         Ok(self.take_notifications())
     }
 
+    /// Waits until the server closes the connection: `Ok(true)` when it did, `Ok(false)` when
+    /// the deadline passed first. Notifications are queued; a reply is an error.
+    pub fn wait_for_close(&mut self, deadline: Instant) -> std::result::Result<bool, RecvError> {
+        loop {
+            match self.read_frame(deadline) {
+                Ok(Frame::Notification(n)) => self.notifications.push_back(n),
+                Ok(Frame::Reply(r)) => {
+                    return Err(RecvError::Other(anyhow!(
+                        "unexpected reply while waiting for close: {:?}",
+                        r.header
+                    )))
+                }
+                Err(RecvError::Closed) => return Ok(true),
+                Err(RecvError::Timeout) => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     // ---- typed helpers: Ok(Ok(body)) on success, Ok(Err(code)) on a ZooKeeper error ----
 
     pub fn create(

@@ -139,6 +139,8 @@ enum MultiOp {
     Check(CheckVersionRequest),
     GetChildren(PathWatchRequest),
     GetData(PathWatchRequest),
+    /// A create whose flags say TTL, sent without a ttl field.
+    TtlWithoutTtl,
 }
 
 fn decode_multi(mut i: &[u8]) -> Result<Vec<MultiOp>, ()> {
@@ -157,49 +159,31 @@ fn decode_multi(mut i: &[u8]) -> Result<Vec<MultiOp>, ()> {
         let o = match h.r#type {
             op::CREATE | op::CREATE2 | op::CREATE_CONTAINER => {
                 let r: CreateRequest = rd(&mut i)?;
-                // Op.create(path, data, acl, flags): the flags pick the opcode; unknown
-                // flags mean PERSISTENT.
+                // Op.create(path, data, acl, flags): the flags pick the opcode (unknown flags
+                // mean PERSISTENT) but stay in the request, where prep rejects them.
                 let mode = CreateMode::from_flags(r.flags).unwrap_or(CreateMode::Persistent);
-                let ty = if mode.is_ttl() {
-                    // A TTL mode without a ttl field cannot be prepared (ZooKeeper fails the
-                    // whole multi with a marshalling error).
-                    return Err(());
-                } else if mode.is_container() {
-                    op::CREATE_CONTAINER
+                let req = CreateTtlRequest { path: r.path, data: r.data, acl: r.acl, flags: r.flags, ttl: -1 };
+                if mode.is_ttl() {
+                    // A TTL opcode over a plain CreateRequest: ZooKeeper fails the whole
+                    // request (a marshalling error) when it reaches this op.
+                    MultiOp::TtlWithoutTtl
                 } else {
-                    op::CREATE
-                };
-                let flags = if CreateMode::from_flags(r.flags).is_some() {
-                    r.flags
-                } else {
-                    0
-                };
-                MultiOp::Create {
-                    ty,
-                    req: CreateTtlRequest {
-                        path: r.path,
-                        data: r.data,
-                        acl: r.acl,
-                        flags,
-                        ttl: -1,
-                    },
+                    MultiOp::Create { ty: if mode.is_container() { op::CREATE_CONTAINER } else { op::CREATE }, req }
                 }
             }
             op::CREATE_TTL => {
                 let r: CreateTtlRequest = rd(&mut i)?;
+                // Op.create(path, data, acl, flags, ttl) normalises the flags through the mode.
                 let mode = CreateMode::from_flags(r.flags).unwrap_or(CreateMode::Persistent);
-                let ty = if mode.is_ttl() {
-                    op::CREATE_TTL
+                let flags = mode.to_flags();
+                let (ty, ttl) = if mode.is_ttl() {
+                    (op::CREATE_TTL, r.ttl)
                 } else if mode.is_container() {
-                    op::CREATE_CONTAINER
+                    (op::CREATE_CONTAINER, -1)
                 } else {
-                    op::CREATE
+                    (op::CREATE, -1)
                 };
-                let ttl = if mode.is_ttl() { r.ttl } else { -1 };
-                MultiOp::Create {
-                    ty,
-                    req: CreateTtlRequest { ttl, ..r },
-                }
+                MultiOp::Create { ty, req: CreateTtlRequest { flags, ttl, ..r } }
             }
             op::DELETE => MultiOp::Delete(rd(&mut i)?),
             op::SET_DATA => MultiOp::SetData(rd(&mut i)?),
@@ -627,7 +611,11 @@ impl Core {
                 let txn = self
                     .prep(conn, sid, opcode, body)
                     .unwrap_or_else(|e| TxnBody::Error(ErrorTxn { err: e }));
-                let rc = self.commit_txn(sid, xid, txn);
+                let mut rc = self.commit_txn(sid, xid, txn);
+                if opcode == op::CHECK && rc.err == 0 {
+                    // Apache fails to answer a passing standalone check; we send the Stat.
+                    rc.stat = self.tree.stat(&rc.path);
+                }
                 let z = self.tree.last_processed_zxid;
                 let (e, rsp) = Self::write_response(opcode, &rc);
                 self.reply(conn, xid, z, e, rsp.as_deref(), Some(received));
@@ -656,8 +644,7 @@ impl Core {
             | op::ADD_WATCH
             | op::CHECK_WATCHES
             | op::REMOVE_WATCHES
-            | op::WHO_AM_I
-            | op::MULTI_READ => {
+            | op::WHO_AM_I => {
                 let r = self.read(conn, sid, opcode, body);
                 let z = self.tree.last_processed_zxid;
                 match r {
@@ -665,10 +652,24 @@ impl Core {
                     Err(e) => self.reply(conn, xid, z, e, None, Some(received)),
                 }
             }
+            op::MULTI_READ => {
+                let (e, rsp) = self.multi_read(conn, body);
+                let z = self.tree.last_processed_zxid;
+                let f = frame(|v| {
+                    ReplyHeader { xid, zxid: z, err: e }.write(v);
+                    if let Some(b) = &rsp {
+                        v.extend_from_slice(b);
+                    }
+                });
+                if let Some(c) = self.conns.get(&conn) {
+                    c.stats.on_reply(xid, z, e);
+                }
+                self.send(conn, Out::Reply(f, Some(received)));
+            }
             _ => {
                 tracing::warn!("received packet of unknown type {opcode} from 0x{sid:x}; closing the connection");
-                let z = self.tree.last_processed_zxid;
-                self.reply(conn, xid, z, err::UNIMPLEMENTED, None, Some(received));
+                // An unprepared request carries zxid -1, and so does its reply.
+                self.reply(conn, xid, -1, err::UNIMPLEMENTED, None, Some(received));
                 self.close_conn(conn);
             }
         }
@@ -1018,6 +1019,17 @@ impl Core {
                 MultiOp::SetData(r) => self.prep_set_data(conn, r),
                 MultiOp::Check(r) => self.prep_check(conn, r),
                 MultiOp::GetChildren(_) | MultiOp::GetData(_) => Err(err::MARSHALLING_ERROR),
+                MultiOp::TtlWithoutTtl => {
+                    // The whole request fails as ZooKeeper's ClassCastException does: undo,
+                    // log a marshalling error, answer -5.
+                    triggers.clear();
+                    for s in saved.drain(..).rev() {
+                        self.tree.restore(s);
+                    }
+                    self.triggers = triggers;
+                    self.commit_txn(sid, cxid, TxnBody::Error(ErrorTxn { err: err::MARSHALLING_ERROR }));
+                    return Err(err::MARSHALLING_ERROR);
+                }
             };
             match prepped {
                 Ok(t) => {
@@ -1208,7 +1220,8 @@ impl Core {
             }
             op::GET_EPHEMERALS => {
                 let r = PathRequest::decode(body).map_err(m)?;
-                let prefix = r.path.trim();
+                // Java's trim() strips every char up to U+0020, and nothing else.
+                let prefix = r.path.trim_matches(|c: char| c <= ' ');
                 let all = self.tree.ephemerals_of(sid);
                 let strings = if prefix.is_empty() || prefix == "/" {
                     all
@@ -1261,8 +1274,10 @@ impl Core {
                     _ => return Err(err::MARSHALLING_ERROR),
                 };
                 let found = if opcode == op::CHECK_WATCHES {
-                    (data && self.watches.data.contains(&r.path, conn))
-                        || (child && self.watches.child.contains(&r.path, conn))
+                    let m = |r: Result<bool, ()>| r.map_err(|()| err::MARSHALLING_ERROR);
+                    let c = if child { m(self.watches.child.contains_any(&r.path))? } else { false };
+                    let d = if data { m(self.watches.data.contains_any(&r.path))? } else { false };
+                    c || d
                 } else {
                     let mut any = false;
                     if data {
@@ -1285,50 +1300,40 @@ impl Core {
                 }
                 .to_bytes(),
             )),
-            op::MULTI_READ => {
-                let ops = decode_multi(body).map_err(|_| err::MARSHALLING_ERROR)?;
-                let mut v = Vec::new();
-                for o in ops {
-                    let (ty, r) = match o {
-                        MultiOp::GetChildren(r) => (
-                            op::GET_CHILDREN,
-                            self.get_children(conn, &r.path, false)
-                                .map(|(c, _)| StringsResponse { strings: c }.to_bytes()),
-                        ),
-                        MultiOp::GetData(r) => (op::GET_DATA, self.get_data(conn, &r.path, false)),
-                        _ => return Err(err::MARSHALLING_ERROR),
-                    };
-                    match r {
-                        Ok(b) => {
-                            MultiHeader {
-                                r#type: ty,
-                                done: false,
-                                err: 0,
-                            }
-                            .write(&mut v);
-                            v.extend_from_slice(&b);
-                        }
-                        Err(e) => {
-                            MultiHeader {
-                                r#type: op::ERROR,
-                                done: false,
-                                err: e,
-                            }
-                            .write(&mut v);
-                            ErrorResponse { err: e }.write(&mut v);
-                        }
-                    }
-                }
-                MultiHeader {
-                    r#type: -1,
-                    done: true,
-                    err: -1,
-                }
-                .write(&mut v);
-                Ok(Some(v))
-            }
             _ => Err(err::UNIMPLEMENTED),
         }
+    }
+
+    /// multiRead. Unlike other replies, a failure part-way still carries the results so
+    /// far (ZooKeeper has built its MultiResponse before it meets a write op).
+    fn multi_read(&mut self, conn: ConnId, body: &[u8]) -> (i32, Option<Vec<u8>>) {
+        let Ok(ops) = decode_multi(body) else { return (err::MARSHALLING_ERROR, None) };
+        let mut v = Vec::new();
+        let mut e = 0;
+        for o in ops {
+            let (ty, r) = match o {
+                MultiOp::GetChildren(r) => {
+                    (op::GET_CHILDREN, self.get_children(conn, &r.path, false).map(|(c, _)| StringsResponse { strings: c }.to_bytes()))
+                }
+                MultiOp::GetData(r) => (op::GET_DATA, self.get_data(conn, &r.path, false)),
+                _ => {
+                    e = err::MARSHALLING_ERROR;
+                    break;
+                }
+            };
+            match r {
+                Ok(b) => {
+                    MultiHeader { r#type: ty, done: false, err: 0 }.write(&mut v);
+                    v.extend_from_slice(&b);
+                }
+                Err(code) => {
+                    MultiHeader { r#type: op::ERROR, done: false, err: code }.write(&mut v);
+                    ErrorResponse { err: code }.write(&mut v);
+                }
+            }
+        }
+        MultiHeader { r#type: -1, done: true, err: -1 }.write(&mut v);
+        (e, Some(v))
     }
 
     fn get_data(&mut self, conn: ConnId, p: &str, watch: bool) -> Result<Vec<u8>, i32> {

@@ -132,6 +132,17 @@ impl CreateMode {
             _ => return None,
         })
     }
+    pub fn to_flags(self) -> i32 {
+        match self {
+            Self::Persistent => 0,
+            Self::Ephemeral => 1,
+            Self::PersistentSequential => 2,
+            Self::EphemeralSequential => 3,
+            Self::Container => 4,
+            Self::PersistentWithTtl => 5,
+            Self::PersistentSequentialWithTtl => 6,
+        }
+    }
     pub fn is_ephemeral(self) -> bool {
         matches!(self, Self::Ephemeral | Self::EphemeralSequential)
     }

@@ -47,6 +47,20 @@ impl WatchTable {
             .is_some_and(|m| m.contains_key(&conn))
     }
 
+    /// `WatchManager.containsWatcher` as 3.8 has it: true when *any* connection watches
+    /// `path` (the connection argument is not consulted). With recursive watches present
+    /// it walks the parents, which fails (Err) on a relative path.
+    pub fn contains_any(&self, path: &str) -> Result<bool, ()> {
+        let here = self.by_path.get(path).is_some_and(|m| !m.is_empty());
+        // The parent walk ("" has none) cuts at the last '/': a path without one fails at
+        // once, a relative one only when nothing was found at the path itself.
+        let walk_fails = !path.is_empty() && (!path.contains('/') || (!here && !path.starts_with('/')));
+        if self.recursive > 0 && walk_fails {
+            return Err(());
+        }
+        Ok(here)
+    }
+
     pub fn remove(&mut self, path: &str, conn: ConnId) -> bool {
         let Some(m) = self.by_path.get_mut(path) else {
             return false;
