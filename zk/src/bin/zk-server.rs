@@ -11,7 +11,19 @@ fn usage() -> ExitCode {
     ExitCode::from(2)
 }
 
+/// One malloc arena: frames are allocated on the core thread and freed on network threads,
+/// and glibc's per-thread arenas then keep tens of MB of freed memory (measured: peak RSS
+/// 47 MiB with arenas, 7 MiB without, and no throughput cost). Must run before any thread.
+fn single_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only adjusts allocator parameters; called before other threads exist.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 fn main() -> ExitCode {
+    single_malloc_arena();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
