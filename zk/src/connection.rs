@@ -40,7 +40,9 @@ pub async fn serve(sock: TcpStream, ctx: ConnCtx) {
     // Telnet's "interrupt process" sequence is a known (never whitelisted) word too.
     if first == [0xff, 0xf4, 0xff, 0xfd] {
         if !ctx.cfg.four_letter_all {
-            let _ = wr.write_all(b"telnet close is not executed because it is not in the whitelist.\n").await;
+            let _ = wr
+                .write_all(b"telnet close is not executed because it is not in the whitelist.\n")
+                .await;
             let _ = wr.flush().await;
         }
         let _ = wr.shutdown().await;

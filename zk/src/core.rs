@@ -133,7 +133,10 @@ fn frame(build: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
 
 /// A decoded multi request.
 enum MultiOp {
-    Create { ty: i32, req: CreateTtlRequest },
+    Create {
+        ty: i32,
+        req: CreateTtlRequest,
+    },
     Delete(DeleteRequest),
     SetData(SetDataRequest),
     Check(CheckVersionRequest),
@@ -162,13 +165,26 @@ fn decode_multi(mut i: &[u8]) -> Result<Vec<MultiOp>, ()> {
                 // Op.create(path, data, acl, flags): the flags pick the opcode (unknown flags
                 // mean PERSISTENT) but stay in the request, where prep rejects them.
                 let mode = CreateMode::from_flags(r.flags).unwrap_or(CreateMode::Persistent);
-                let req = CreateTtlRequest { path: r.path, data: r.data, acl: r.acl, flags: r.flags, ttl: -1 };
+                let req = CreateTtlRequest {
+                    path: r.path,
+                    data: r.data,
+                    acl: r.acl,
+                    flags: r.flags,
+                    ttl: -1,
+                };
                 if mode.is_ttl() {
                     // A TTL opcode over a plain CreateRequest: ZooKeeper fails the whole
                     // request (a marshalling error) when it reaches this op.
                     MultiOp::TtlWithoutTtl
                 } else {
-                    MultiOp::Create { ty: if mode.is_container() { op::CREATE_CONTAINER } else { op::CREATE }, req }
+                    MultiOp::Create {
+                        ty: if mode.is_container() {
+                            op::CREATE_CONTAINER
+                        } else {
+                            op::CREATE
+                        },
+                        req,
+                    }
                 }
             }
             op::CREATE_TTL => {
@@ -183,7 +199,10 @@ fn decode_multi(mut i: &[u8]) -> Result<Vec<MultiOp>, ()> {
                 } else {
                     (op::CREATE, -1)
                 };
-                MultiOp::Create { ty, req: CreateTtlRequest { flags, ttl, ..r } }
+                MultiOp::Create {
+                    ty,
+                    req: CreateTtlRequest { flags, ttl, ..r },
+                }
             }
             op::DELETE => MultiOp::Delete(rd(&mut i)?),
             op::SET_DATA => MultiOp::SetData(rd(&mut i)?),
@@ -361,7 +380,9 @@ impl Core {
         doomed.truncate(self.cfg.container_max_per_minute as usize);
         for p in doomed {
             // Submitted as session 0, like ZooKeeper's ContainerManager requests.
-            let body = self.prep_delete_container(&p).unwrap_or_else(|e| TxnBody::Error(ErrorTxn { err: e }));
+            let body = self
+                .prep_delete_container(&p)
+                .unwrap_or_else(|e| TxnBody::Error(ErrorTxn { err: e }));
             self.commit_txn(0, 0, body);
         }
     }
@@ -525,7 +546,12 @@ impl Core {
         }
         for (conn, ty, p, acl) in events.drain(..) {
             // Only watchers that may READ the node (the parent, for child events) are told.
-            let allowed = acl::check(acl.as_deref().map(|a| a.as_slice()), crate::proto::perm::READ, self.auth_of(conn), self.cfg.skip_acl);
+            let allowed = acl::check(
+                acl.as_deref().map(|a| a.as_slice()),
+                crate::proto::perm::READ,
+                self.auth_of(conn),
+                self.cfg.skip_acl,
+            );
             if allowed.is_err() {
                 continue;
             }
@@ -656,7 +682,12 @@ impl Core {
                 let (e, rsp) = self.multi_read(conn, body);
                 let z = self.tree.last_processed_zxid;
                 let f = frame(|v| {
-                    ReplyHeader { xid, zxid: z, err: e }.write(v);
+                    ReplyHeader {
+                        xid,
+                        zxid: z,
+                        err: e,
+                    }
+                    .write(v);
                     if let Some(b) = &rsp {
                         v.extend_from_slice(b);
                     }
@@ -817,7 +848,11 @@ impl Core {
             op::RECONFIG => {
                 ReconfigRequest::decode(body).map_err(m)?;
                 // A standalone 3.8 server refuses reconfig: disabled, or unimplemented.
-                Err(if self.cfg.reconfig_enabled { err::UNIMPLEMENTED } else { err::RECONFIG_DISABLED })
+                Err(if self.cfg.reconfig_enabled {
+                    err::UNIMPLEMENTED
+                } else {
+                    err::RECONFIG_DISABLED
+                })
             }
             _ => Err(err::UNIMPLEMENTED),
         }
@@ -1027,7 +1062,13 @@ impl Core {
                         self.tree.restore(s);
                     }
                     self.triggers = triggers;
-                    self.commit_txn(sid, cxid, TxnBody::Error(ErrorTxn { err: err::MARSHALLING_ERROR }));
+                    self.commit_txn(
+                        sid,
+                        cxid,
+                        TxnBody::Error(ErrorTxn {
+                            err: err::MARSHALLING_ERROR,
+                        }),
+                    );
                     return Err(err::MARSHALLING_ERROR);
                 }
             };
@@ -1275,8 +1316,16 @@ impl Core {
                 };
                 let found = if opcode == op::CHECK_WATCHES {
                     let m = |r: Result<bool, ()>| r.map_err(|()| err::MARSHALLING_ERROR);
-                    let c = if child { m(self.watches.child.contains_any(&r.path))? } else { false };
-                    let d = if data { m(self.watches.data.contains_any(&r.path))? } else { false };
+                    let c = if child {
+                        m(self.watches.child.contains_any(&r.path))?
+                    } else {
+                        false
+                    };
+                    let d = if data {
+                        m(self.watches.data.contains_any(&r.path))?
+                    } else {
+                        false
+                    };
                     c || d
                 } else {
                     let mut any = false;
@@ -1307,14 +1356,18 @@ impl Core {
     /// multiRead. Unlike other replies, a failure part-way still carries the results so
     /// far (ZooKeeper has built its MultiResponse before it meets a write op).
     fn multi_read(&mut self, conn: ConnId, body: &[u8]) -> (i32, Option<Vec<u8>>) {
-        let Ok(ops) = decode_multi(body) else { return (err::MARSHALLING_ERROR, None) };
+        let Ok(ops) = decode_multi(body) else {
+            return (err::MARSHALLING_ERROR, None);
+        };
         let mut v = Vec::new();
         let mut e = 0;
         for o in ops {
             let (ty, r) = match o {
-                MultiOp::GetChildren(r) => {
-                    (op::GET_CHILDREN, self.get_children(conn, &r.path, false).map(|(c, _)| StringsResponse { strings: c }.to_bytes()))
-                }
+                MultiOp::GetChildren(r) => (
+                    op::GET_CHILDREN,
+                    self.get_children(conn, &r.path, false)
+                        .map(|(c, _)| StringsResponse { strings: c }.to_bytes()),
+                ),
                 MultiOp::GetData(r) => (op::GET_DATA, self.get_data(conn, &r.path, false)),
                 _ => {
                     e = err::MARSHALLING_ERROR;
@@ -1323,16 +1376,31 @@ impl Core {
             };
             match r {
                 Ok(b) => {
-                    MultiHeader { r#type: ty, done: false, err: 0 }.write(&mut v);
+                    MultiHeader {
+                        r#type: ty,
+                        done: false,
+                        err: 0,
+                    }
+                    .write(&mut v);
                     v.extend_from_slice(&b);
                 }
                 Err(code) => {
-                    MultiHeader { r#type: op::ERROR, done: false, err: code }.write(&mut v);
+                    MultiHeader {
+                        r#type: op::ERROR,
+                        done: false,
+                        err: code,
+                    }
+                    .write(&mut v);
                     ErrorResponse { err: code }.write(&mut v);
                 }
             }
         }
-        MultiHeader { r#type: -1, done: true, err: -1 }.write(&mut v);
+        MultiHeader {
+            r#type: -1,
+            done: true,
+            err: -1,
+        }
+        .write(&mut v);
         (e, Some(v))
     }
 

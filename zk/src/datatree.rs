@@ -31,9 +31,20 @@ pub type SharedAcl = Option<Arc<Vec<Acl>>>;
 /// which Debian's 3.8.0 carries).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trigger {
-    Created { path: String, acl: SharedAcl, parent_acl: SharedAcl },
-    Deleted { path: String, acl: SharedAcl, parent_acl: SharedAcl },
-    DataChanged { path: String, acl: SharedAcl },
+    Created {
+        path: String,
+        acl: SharedAcl,
+        parent_acl: SharedAcl,
+    },
+    Deleted {
+        path: String,
+        acl: SharedAcl,
+        parent_acl: SharedAcl,
+    },
+    DataChanged {
+        path: String,
+        acl: SharedAcl,
+    },
 }
 
 /// A node as it was before a multi sub-op, for rollback.
@@ -95,14 +106,22 @@ impl AclCache {
         if index == -1 {
             return None;
         }
-        Some(self.by_index.get(&index).map(|e| e.0.clone()).unwrap_or_default())
+        Some(
+            self.by_index
+                .get(&index)
+                .map(|e| e.0.clone())
+                .unwrap_or_default(),
+        )
     }
 
     pub fn get(&self, index: i64) -> Vec<Acl> {
         if index == -1 {
             return open_acl_unsafe();
         }
-        self.by_index.get(&index).map(|e| e.0.as_ref().clone()).unwrap_or_default()
+        self.by_index
+            .get(&index)
+            .map(|e| e.0.as_ref().clone())
+            .unwrap_or_default()
     }
 
     /// Borrowing form of `get` for checks on the hot path; `None` means OPEN_ACL_UNSAFE.
@@ -212,6 +231,42 @@ pub fn node_digest(path: &str, data: Option<&[u8]>, s: &StatPersisted) -> u64 {
     b[52..60].copy_from_slice(&s.ephemeral_owner.to_be_bytes());
     h.update(&b);
     h.finalize() as u64
+}
+
+/// See [`DataTree::preorder`].
+pub struct Preorder<'a> {
+    tree: &'a DataTree,
+    stack: Vec<(&'a str, std::collections::hash_set::Iter<'a, Box<str>>)>,
+    pending_root: Option<(&'a String, &'a Node)>,
+    scratch: String,
+}
+
+impl<'a> Iterator for Preorder<'a> {
+    type Item = (&'a str, &'a Node);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some((p, n)) = self.pending_root.take() {
+            self.stack.push((p.as_str(), n.children.iter()));
+            return Some((p.as_str(), n));
+        }
+        loop {
+            let (parent, it) = self.stack.last_mut()?;
+            let Some(child) = it.next() else {
+                self.stack.pop();
+                continue;
+            };
+            self.scratch.clear();
+            if *parent != "/" {
+                self.scratch.push_str(parent);
+            }
+            self.scratch.push('/');
+            self.scratch.push_str(child);
+            if let Some((p, n)) = self.tree.nodes.get_key_value(self.scratch.as_str()) {
+                self.stack.push((p.as_str(), n.children.iter()));
+                return Some((p.as_str(), n));
+            }
+        }
+    }
 }
 
 /// The tree.
@@ -460,8 +515,15 @@ impl DataTree {
             }
         }
         self.update_quota_stat(path, bytes, 1);
-        let parent_acl = self.nodes.get(parent_name).map_or(None, |p| self.acls.shared(p.acl));
-        triggers.push(Trigger::Created { path: path.to_owned(), acl: self.acls.shared(acl_index), parent_acl });
+        let parent_acl = self
+            .nodes
+            .get(parent_name)
+            .map_or(None, |p| self.acls.shared(p.acl));
+        triggers.push(Trigger::Created {
+            path: path.to_owned(),
+            acl: self.acls.shared(acl_index),
+            parent_acl,
+        });
         Ok(out)
     }
 
@@ -487,7 +549,10 @@ impl DataTree {
         .ok_or(err::NO_NODE)?;
         let node = self.nodes.remove(path).ok_or(err::NO_NODE)?;
         let acl = self.acls.shared(node.acl);
-        let parent_acl = self.nodes.get(parent_name).map_or(None, |p| self.acls.shared(p.acl));
+        let parent_acl = self
+            .nodes
+            .get(parent_name)
+            .map_or(None, |p| self.acls.shared(p.acl));
         self.digest = self
             .digest
             .wrapping_sub(node_digest(path, node.data.as_deref(), &node.stat));
@@ -495,10 +560,19 @@ impl DataTree {
         self.acls.remove_usage(node.acl);
         self.unindex(path, node.stat.ephemeral_owner);
         if parent_name.starts_with("/zookeeper") && child == crate::quota::LIMIT_NODE {
-            self.quota_paths.remove(crate::quota::trim_quota_path(parent_name));
+            self.quota_paths
+                .remove(crate::quota::trim_quota_path(parent_name));
         }
-        self.update_quota_stat(path, -(node.data.as_ref().map_or(0, |d| d.len()) as i64), -1);
-        triggers.push(Trigger::Deleted { path: path.to_owned(), acl, parent_acl });
+        self.update_quota_stat(
+            path,
+            -(node.data.as_ref().map_or(0, |d| d.len()) as i64),
+            -1,
+        );
+        triggers.push(Trigger::Deleted {
+            path: path.to_owned(),
+            acl,
+            parent_acl,
+        });
         Ok(())
     }
 
@@ -523,8 +597,14 @@ impl DataTree {
             })
             .ok_or(err::NO_NODE)?;
         self.update_quota_stat(path, diff, 0);
-        let acl = self.nodes.get(path).map_or(None, |n| self.acls.shared(n.acl));
-        triggers.push(Trigger::DataChanged { path: path.to_owned(), acl });
+        let acl = self
+            .nodes
+            .get(path)
+            .map_or(None, |n| self.acls.shared(n.acl));
+        triggers.push(Trigger::DataChanged {
+            path: path.to_owned(),
+            acl,
+        });
         Ok(self.stat(path).unwrap_or_default())
     }
 
@@ -552,13 +632,17 @@ impl DataTree {
     /// `updateQuotaStat`: adjusts the stats node's text in place (no stat change, as in
     /// ZooKeeper).
     fn update_quota_stat(&mut self, path: &str, bytes: i64, count: i64) {
-        let Some(prefix) = self.quota_prefix(path) else { return };
+        let Some(prefix) = self.quota_prefix(path) else {
+            return;
+        };
         let stat_path = crate::quota::stat_path(&prefix);
         let Some(n) = self.nodes.get_mut(&stat_path) else {
             tracing::error!("missing node for stat {stat_path}");
             return;
         };
-        let mut t = crate::quota::StatsTrack::parse(&String::from_utf8_lossy(n.data.as_deref().unwrap_or(&[])));
+        let mut t = crate::quota::StatsTrack::parse(&String::from_utf8_lossy(
+            n.data.as_deref().unwrap_or(&[]),
+        ));
         t.set(t.count() + count, t.bytes() + bytes);
         n.data = Some(t.to_text().into_bytes());
     }
@@ -590,11 +674,16 @@ impl DataTree {
         let limits: Vec<String> = self
             .nodes
             .keys()
-            .filter(|k| k.starts_with(crate::quota::QUOTA_ROOT) && k.ends_with(&format!("/{}", crate::quota::LIMIT_NODE)))
+            .filter(|k| {
+                k.starts_with(crate::quota::QUOTA_ROOT)
+                    && k.ends_with(&format!("/{}", crate::quota::LIMIT_NODE))
+            })
             .cloned()
             .collect();
         for l in limits {
-            let real = crate::quota::trim_quota_path(&l[..l.len() - crate::quota::LIMIT_NODE.len() - 1]).to_owned();
+            let real =
+                crate::quota::trim_quota_path(&l[..l.len() - crate::quota::LIMIT_NODE.len() - 1])
+                    .to_owned();
             self.update_quota_for_path(&real);
             self.quota_paths.insert(real);
         }
@@ -881,16 +970,22 @@ impl DataTree {
     }
 
     /// Visits every node in pre-order (parents before children), root first.
-    pub fn visit_preorder<'a>(&'a self, mut f: impl FnMut(&str, &'a Node)) {
-        let mut stack = vec!["/".to_owned()];
-        while let Some(p) = stack.pop() {
-            let Some(n) = self.nodes.get(&p) else {
-                continue;
-            };
-            f(&p, n);
-            for c in &n.children {
-                stack.push(path::join(&p, c));
-            }
+    pub fn visit_preorder<'a>(&'a self, mut f: impl FnMut(&'a str, &'a Node)) {
+        for (p, n) in self.preorder() {
+            f(p, n);
+        }
+    }
+
+    /// Nodes in pre-order (parents before children), root first, borrowing paths from the
+    /// tree: only the current branch is held, so a snapshot of a large or flat tree does not
+    /// copy every path first.
+    pub fn preorder(&self) -> Preorder<'_> {
+        let root = self.nodes.get_key_value("/");
+        Preorder {
+            tree: self,
+            stack: Vec::new(),
+            pending_root: root,
+            scratch: String::new(),
         }
     }
 

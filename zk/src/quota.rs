@@ -30,7 +30,9 @@ impl StatsTrack {
         let mut stats = BTreeMap::new();
         for pair in text.split([',', ';']).filter(|p| !p.is_empty()) {
             let mut kv = pair.split('=').filter(|s| !s.is_empty());
-            let (Some(k), v) = (kv.next(), kv.next()) else { continue };
+            let (Some(k), v) = (kv.next(), kv.next()) else {
+                continue;
+            };
             stats.insert(k.to_owned(), v.and_then(|v| v.parse().ok()).unwrap_or(-1));
         }
         StatsTrack { stats }
@@ -51,7 +53,11 @@ impl StatsTrack {
 
     pub fn to_text(&self) -> String {
         let mut s = format!("count={},bytes={}", self.count(), self.bytes());
-        let extra: Vec<_> = self.stats.iter().filter(|(k, _)| *k != "count" && *k != "bytes").collect();
+        let extra: Vec<_> = self
+            .stats
+            .iter()
+            .filter(|(k, _)| *k != "count" && *k != "bytes")
+            .collect();
         if !extra.is_empty() {
             // The extra '=' keeps pre-3.7 parsers from reading the new keys.
             s.push('=');
@@ -74,7 +80,10 @@ mod tests {
         t.set(4, 101);
         assert_eq!(t.to_text(), "count=4,bytes=101");
         let t = StatsTrack::parse("count=-1,bytes=-1=;byteHardLimit=-1;countHardLimit=5");
-        assert_eq!(t.to_text(), "count=-1,bytes=-1=;byteHardLimit=-1;countHardLimit=5");
+        assert_eq!(
+            t.to_text(),
+            "count=-1,bytes=-1=;byteHardLimit=-1;countHardLimit=5"
+        );
         assert_eq!(trim_quota_path("/zookeeper/quota/a/b"), "/a/b");
         assert_eq!(stat_path("/a"), "/zookeeper/quota/a/zookeeper_stats");
     }

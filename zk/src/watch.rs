@@ -54,7 +54,8 @@ impl WatchTable {
         let here = self.by_path.get(path).is_some_and(|m| !m.is_empty());
         // The parent walk ("" has none) cuts at the last '/': a path without one fails at
         // once, a relative one only when nothing was found at the path itself.
-        let walk_fails = !path.is_empty() && (!path.contains('/') || (!here && !path.starts_with('/')));
+        let walk_fails =
+            !path.is_empty() && (!path.contains('/') || (!here && !path.starts_with('/')));
         if self.recursive > 0 && walk_fails {
             return Err(());
         }
@@ -183,20 +184,60 @@ impl WatchManager {
     pub fn fire(&mut self, t: &Trigger, out: &mut Vec<Event>) {
         let mut conns = Vec::new();
         match t {
-            Trigger::Created { path, acl, parent_acl } => {
+            Trigger::Created {
+                path,
+                acl,
+                parent_acl,
+            } => {
                 self.emit(true, path, event::NODE_CREATED, acl, &[], out, &mut conns);
                 let parent = crate::path::parent(path).unwrap_or("/");
-                self.emit(false, parent, event::NODE_CHILDREN_CHANGED, parent_acl, &[], out, &mut conns);
+                self.emit(
+                    false,
+                    parent,
+                    event::NODE_CHILDREN_CHANGED,
+                    parent_acl,
+                    &[],
+                    out,
+                    &mut conns,
+                );
             }
-            Trigger::Deleted { path, acl, parent_acl } => {
+            Trigger::Deleted {
+                path,
+                acl,
+                parent_acl,
+            } => {
                 self.emit(true, path, event::NODE_DELETED, acl, &[], out, &mut conns);
                 let notified = std::mem::take(&mut conns);
-                self.emit(false, path, event::NODE_DELETED, acl, &notified, out, &mut conns);
+                self.emit(
+                    false,
+                    path,
+                    event::NODE_DELETED,
+                    acl,
+                    &notified,
+                    out,
+                    &mut conns,
+                );
                 let parent = crate::path::parent(path).unwrap_or("/");
-                self.emit(false, parent, event::NODE_CHILDREN_CHANGED, parent_acl, &[], out, &mut conns);
+                self.emit(
+                    false,
+                    parent,
+                    event::NODE_CHILDREN_CHANGED,
+                    parent_acl,
+                    &[],
+                    out,
+                    &mut conns,
+                );
             }
             Trigger::DataChanged { path, acl } => {
-                self.emit(true, path, event::NODE_DATA_CHANGED, acl, &[], out, &mut conns);
+                self.emit(
+                    true,
+                    path,
+                    event::NODE_DATA_CHANGED,
+                    acl,
+                    &[],
+                    out,
+                    &mut conns,
+                );
             }
         }
     }
@@ -204,9 +245,22 @@ impl WatchManager {
     /// Triggers one table; `scratch` returns the connections that were notified (before
     /// ACL filtering, which the caller applies: a filtered one-shot watch is still used up).
     #[allow(clippy::too_many_arguments)]
-    fn emit(&mut self, data: bool, path: &str, ty: i32, acl: &SharedAcl, suppress: &[ConnId], out: &mut Vec<Event>, scratch: &mut Vec<ConnId>) {
+    fn emit(
+        &mut self,
+        data: bool,
+        path: &str,
+        ty: i32,
+        acl: &SharedAcl,
+        suppress: &[ConnId],
+        out: &mut Vec<Event>,
+        scratch: &mut Vec<ConnId>,
+    ) {
         scratch.clear();
-        let table = if data { &mut self.data } else { &mut self.child };
+        let table = if data {
+            &mut self.data
+        } else {
+            &mut self.child
+        };
         table.trigger(path, ty, scratch);
         scratch.sort_unstable();
         scratch.dedup();
@@ -225,7 +279,11 @@ impl WatchManager {
     /// `DataTree.addWatch` (3.8): both modes go into both tables. A recursive watch in the
     /// child table never fires NodeChildrenChanged, but does see deletions.
     pub fn add_persistent(&mut self, path: &str, conn: ConnId, recursive: bool) {
-        let mode = if recursive { Mode::PersistentRecursive } else { Mode::Persistent };
+        let mode = if recursive {
+            Mode::PersistentRecursive
+        } else {
+            Mode::Persistent
+        };
         self.data.add(path, conn, mode);
         self.child.add(path, conn, mode);
     }
@@ -240,7 +298,10 @@ mod tests {
     use super::*;
 
     fn data(p: &str) -> Trigger {
-        Trigger::DataChanged { path: p.into(), acl: None }
+        Trigger::DataChanged {
+            path: p.into(),
+            acl: None,
+        }
     }
 
     fn ev(c: ConnId, ty: i32, p: &str) -> Event {
@@ -263,7 +324,14 @@ mod tests {
         assert_eq!(out, vec![ev(2, 3, "/a"), ev(3, 3, "/a")]);
         out.clear();
         // Recursive watches never see NodeChildrenChanged.
-        w.fire(&Trigger::Created { path: "/a/b".into(), acl: None, parent_acl: None }, &mut out);
+        w.fire(
+            &Trigger::Created {
+                path: "/a/b".into(),
+                acl: None,
+                parent_acl: None,
+            },
+            &mut out,
+        );
         out.sort_by_key(|e| e.0);
         assert_eq!(out, vec![ev(2, 4, "/a"), ev(3, 1, "/a/b")]);
     }
@@ -275,7 +343,14 @@ mod tests {
         w.child.add("/a", 1, Mode::Standard);
         w.child.add("/a", 2, Mode::Standard);
         let mut out = Vec::new();
-        w.fire(&Trigger::Deleted { path: "/a".into(), acl: None, parent_acl: None }, &mut out);
+        w.fire(
+            &Trigger::Deleted {
+                path: "/a".into(),
+                acl: None,
+                parent_acl: None,
+            },
+            &mut out,
+        );
         assert_eq!(out, vec![ev(1, 2, "/a"), ev(2, 2, "/a")]);
         assert_eq!(w.total(), 0);
     }

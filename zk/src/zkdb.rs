@@ -40,10 +40,8 @@ pub fn snapshot_of(tree: &DataTree) -> Vec<u8> {
         v
     };
     let acls: Vec<(i64, Vec<Acl>)> = tree.acls.entries();
-    let mut nodes = Vec::with_capacity(tree.node_count());
-    tree.visit_preorder(|p, n| nodes.push((p.to_owned(), n)));
-    let mut it = nodes.iter().map(|(p, n)| SnapshotNode {
-        path: p.as_str(),
+    let mut it = tree.preorder().map(|(p, n)| SnapshotNode {
+        path: p,
         data: n.data.as_deref(),
         acl_index: n.acl,
         stat: &n.stat,

@@ -693,4 +693,3 @@ fn fuzz_corpus_passes() {
     }
     assert!(n > 0, "empty corpus");
 }
-

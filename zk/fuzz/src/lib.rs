@@ -45,7 +45,12 @@ pub fn roundtrip<T: Jute + PartialEq + Debug>(data: &[u8]) -> Option<T> {
     // Strings decode lossily (malformed UTF-8 becomes U+FFFD, as in Java), so the
     // re-encoding may be longer than the input; it must be a fixed point, though.
     let _ = consumed;
-    assert_eq!(v2.to_bytes(), enc, "{}: re-encoding is not stable", std::any::type_name::<T>());
+    assert_eq!(
+        v2.to_bytes(),
+        enc,
+        "{}: re-encoding is not stable",
+        std::any::type_name::<T>()
+    );
     // `decode` agrees with `read`.
     assert_eq!(T::decode(data).ok().as_ref(), Some(&v));
     Some(v)

@@ -256,7 +256,10 @@ mod tests {
 
     #[test]
     fn bad_utf8_is_replaced_as_java_does() {
-        assert_eq!(String::decode(&[0, 0, 0, 2, b'a', 0xff]).unwrap(), "a\u{fffd}");
+        assert_eq!(
+            String::decode(&[0, 0, 0, 2, b'a', 0xff]).unwrap(),
+            "a\u{fffd}"
+        );
     }
 
     proptest::proptest! {

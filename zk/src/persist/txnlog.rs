@@ -220,7 +220,10 @@ impl TxnLogWriter {
             dbid: TXNLOG_DBID,
         }
         .write(&mut header);
-        if let Err(e) = file.write_all_at(&header, 0).and_then(|()| std::fs::rename(&tmp, &path)) {
+        if let Err(e) = file
+            .write_all_at(&header, 0)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+        {
             self.failed = true;
             return Err(io_err(&path)(e));
         }
@@ -650,9 +653,16 @@ fn scan_file(
             // when what follows is not a valid entry (a torn write, or garbage); a valid
             // entry after it means a damaged record in the middle, which is corruption.
             if r.valid_entry_after(pos, file_len)? {
-                return Err(corrupt(path, pos, "missing end-of-record marker, followed by valid entries".into()));
+                return Err(corrupt(
+                    path,
+                    pos,
+                    "missing end-of-record marker, followed by valid entries".into(),
+                ));
             }
-            return Ok(ScanEnd::Torn { offset: pos, reason: "missing end-of-record marker".into() });
+            return Ok(ScanEnd::Torn {
+                offset: pos,
+                reason: "missing end-of-record marker".into(),
+            });
         }
         let actual = i64::from(adler::adler32_slice(&payload));
         if actual != checksum {
@@ -729,7 +739,9 @@ impl Reader<'_> {
             return Ok(false);
         }
         let n = (file_len - start).min(MAX_ENTRY_PAYLOAD) as usize;
-        self.inner.seek(SeekFrom::Start(start)).map_err(io_err(self.path))?;
+        self.inner
+            .seek(SeekFrom::Start(start))
+            .map_err(io_err(self.path))?;
         let mut buf = vec![0u8; n];
         self.read_exact(&mut buf)?;
         let head = ENTRY_HEAD_LEN as usize;
