@@ -1572,28 +1572,28 @@ impl Generator {
         self.cur = s;
         let short = Some(s) == self.cfg.short_slot();
         let w = [
-            22,                                                // 0 create
-            8,                                                 // 1 delete
-            6,                                                 // 2 exists
-            6,                                                 // 3 getData
-            8,                                                 // 4 setData
-            3,                                                 // 5 getACL
-            4,                                                 // 6 setACL
-            4,                                                 // 7 getChildren
-            3,                                                 // 8 getChildren2
-            1,                                                 // 9 sync
-            9,                                                 // 10 multi
-            3,                                                 // 11 multiRead
-            2,                                                 // 12 getAllChildrenNumber
-            2,                                                 // 13 getEphemerals
-            4,                                                 // 14 addWatch
-            3,                                                 // 15 removeWatches
-            2,                                                 // 16 checkWatches
-            2,                                                 // 17 setWatches
-            2,                                                 // 18 setWatches2
-            3,                                                 // 19 auth
-            1,                                                 // 20 whoAmI
-            1,                                                 // 21 ping
+            22,                        // 0 create
+            8,                         // 1 delete
+            6,                         // 2 exists
+            6,                         // 3 getData
+            8,                         // 4 setData
+            3,                         // 5 getACL
+            4,                         // 6 setACL
+            4,                         // 7 getChildren
+            3,                         // 8 getChildren2
+            1,                         // 9 sync
+            9,                         // 10 multi
+            3,                         // 11 multiRead
+            2,                         // 12 getAllChildrenNumber
+            2,                         // 13 getEphemerals
+            4,                         // 14 addWatch
+            3,                         // 15 removeWatches
+            2,                         // 16 checkWatches
+            2,                         // 17 setWatches
+            2,                         // 18 setWatches2
+            3,                         // 19 auth
+            1,                         // 20 whoAmI
+            1,                         // 21 ping
             if short { 0 } else { 1 }, // 22 raw (closes connections; not on the short session)
             if short { 0 } else { 1 }, // 23 check standalone (always failing, see below)
         ];

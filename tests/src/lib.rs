@@ -32,7 +32,7 @@ pub fn unique_name(prefix: &str) -> String {
     let n = N.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}{}_{n}", std::process::id())
 }
-pub mod differential;
-pub mod rawclient;
-pub mod linearizability;
 pub mod ackcheck;
+pub mod differential;
+pub mod linearizability;
+pub mod rawclient;

@@ -1907,8 +1907,14 @@ mod tests {
                     let t = Instant::now();
                     let st = check_generated(&h.ops);
                     let took = t.elapsed();
-                    eprintln!("lost {lost} procs {procs} nover {nv}: {took:?} {:?}", st.as_ref().map(|s| (s.steps, s.states)));
-                    assert!(st.is_ok(), "valid history rejected: lost {lost} procs {procs} nover {nv}");
+                    eprintln!(
+                        "lost {lost} procs {procs} nover {nv}: {took:?} {:?}",
+                        st.as_ref().map(|s| (s.steps, s.states))
+                    );
+                    assert!(
+                        st.is_ok(),
+                        "valid history rejected: lost {lost} procs {procs} nover {nv}"
+                    );
                     assert!(took < Duration::from_secs(20), "check too slow: {took:?}");
                 }
             }

@@ -164,7 +164,10 @@ pub fn parse_output(raw: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
 fn sort_whoami_blocks(lines: &mut [String]) {
     let is_id = |l: &str| {
         l.split_once(": ").is_some_and(|(scheme, _)| {
-            !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
         })
     };
     let mut i = 0;

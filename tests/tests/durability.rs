@@ -1406,7 +1406,10 @@ fn garbage_tail_with_unreasonable_length_refuses_to_start() {
     let before = dur::file_len(&log);
     let (msg, log_text) = expect_refusal(&mut s, "unreasonable length");
     let name = log.file_name().unwrap().to_string_lossy().to_string();
-    assert!(log_text.contains(&name), "the error should name {name}: {msg}\n{log_text}");
+    assert!(
+        log_text.contains(&name),
+        "the error should name {name}: {msg}\n{log_text}"
+    );
     assert_eq!(dur::file_len(&log), before, "the log file was modified");
 }
 

@@ -86,12 +86,20 @@ fn zkserver_sh_start_status_stop() {
             .unwrap()
     };
     let out = run("start");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("STARTED"));
     wait_serving(port);
     let out = run("status");
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Mode: standalone"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Mode: standalone"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = run("stop");
     assert!(String::from_utf8_lossy(&out.stderr).contains("STOPPED"));
     let d = Deadline::after(Duration::from_secs(10));
@@ -118,31 +126,69 @@ fn configuration_errors_exit_1_with_one_line() {
     ];
     for (extra, key) in cases {
         let cfg = write_cfg(dir.path(), port, extra);
-        let out = Command::new(zkraft_binary()).arg(&cfg).env("ZKRAFT_LOG", "error").output().unwrap();
+        let out = Command::new(zkraft_binary())
+            .arg(&cfg)
+            .env("ZKRAFT_LOG", "error")
+            .output()
+            .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{extra:?}: {err}");
-        assert_eq!(err.trim().lines().count(), 1, "{extra:?}: one line expected, got {err}");
-        assert!(err.contains(key), "{extra:?}: message should name {key}: {err}");
+        assert_eq!(
+            err.trim().lines().count(),
+            1,
+            "{extra:?}: one line expected, got {err}"
+        );
+        assert!(
+            err.contains(key),
+            "{extra:?}: message should name {key}: {err}"
+        );
     }
     // A missing config file and an unusable dataDir.
-    let out = Command::new(zkraft_binary()).arg(dir.path().join("nope.cfg")).output().unwrap();
+    let out = Command::new(zkraft_binary())
+        .arg(dir.path().join("nope.cfg"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, b"x").unwrap();
     let cfg = dir.path().join("bad-dir.cfg");
-    std::fs::write(&cfg, format!("dataDir={}/sub\nclientPort={port}\nclientPortAddress=127.0.0.1\n", blocker.display())).unwrap();
-    let out = Command::new(zkraft_binary()).arg(&cfg).env("ZKRAFT_LOG", "error").output().unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "dataDir={}/sub\nclientPort={port}\nclientPortAddress=127.0.0.1\n",
+            blocker.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(zkraft_binary())
+        .arg(&cfg)
+        .env("ZKRAFT_LOG", "error")
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("sub"), "{err}");
 
     // Unknown keys are a warning, not an error.
     let cfg = write_cfg(dir.path(), port, "someFutureKey=1\n");
-    let mut child = Command::new(zkraft_binary()).arg(&cfg).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    let mut child = Command::new(zkraft_binary())
+        .arg(&cfg)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     wait_serving(port);
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    assert_eq!(wait_exit(&mut child, Duration::from_secs(20)).code(), Some(0));
+    assert_eq!(
+        wait_exit(&mut child, Duration::from_secs(20)).code(),
+        Some(0)
+    );
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert!(err.contains("someFutureKey"), "{err}");
 }
