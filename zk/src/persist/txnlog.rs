@@ -375,6 +375,10 @@ pub struct LogScan {
     pub files: usize,
     /// The torn tail removed from the newest file, if any.
     pub truncated: Option<TornTail>,
+    /// A torn tail found in the newest file by [`read_log_readonly`] and left in place:
+    /// the scan ended there (its `offset` is the end of the last good entry; the file was
+    /// not modified). Always `None` for [`read_log`], which reports `truncated` instead.
+    pub torn_tail: Option<TornTail>,
 }
 
 /// Reads, in zxid order, every entry with zxid > `from_zxid` from the log files of
@@ -387,7 +391,40 @@ pub struct LogScan {
 /// in an older file is accepted only when the next file continues right after the last
 /// good entry, or starts a later epoch. Every other defect, including a zxid that does
 /// not increase, is a [`TxnLogError::Corrupt`].
-pub fn read_log<F>(log_dir: &Path, from_zxid: i64, mut f: F) -> Result<LogScan, TxnLogError>
+pub fn read_log<F>(log_dir: &Path, from_zxid: i64, f: F) -> Result<LogScan, TxnLogError>
+where
+    F: FnMut(i64, &[u8]) -> Result<(), TxnLogError>,
+{
+    scan_log(log_dir, from_zxid, TornTailMode::Truncate, f)
+}
+
+/// Like [`read_log`] (same files, same entries, same errors), but never modifies the log:
+/// a torn tail in the newest file simply ends the scan and is reported in
+/// [`LogScan::torn_tail`] instead of being truncated or deleted. Safe on a live log that a
+/// [`TxnLogWriter`] may be appending to (a partially visible write reads as a torn tail);
+/// corruption is still a [`TxnLogError::Corrupt`].
+pub fn read_log_readonly<F>(log_dir: &Path, from_zxid: i64, f: F) -> Result<LogScan, TxnLogError>
+where
+    F: FnMut(i64, &[u8]) -> Result<(), TxnLogError>,
+{
+    scan_log(log_dir, from_zxid, TornTailMode::Report, f)
+}
+
+/// What a log scan does with a torn tail in the newest file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TornTailMode {
+    /// Cut it away ([`read_log`], at startup).
+    Truncate,
+    /// Leave the file alone and report it ([`read_log_readonly`]).
+    Report,
+}
+
+fn scan_log<F>(
+    log_dir: &Path,
+    from_zxid: i64,
+    mode: TornTailMode,
+    mut f: F,
+) -> Result<LogScan, TxnLogError>
 where
     F: FnMut(i64, &[u8]) -> Result<(), TxnLogError>,
 {
@@ -427,12 +464,18 @@ where
         if let ScanEnd::Torn { offset, reason } = end {
             match relevant.get(i + 1) {
                 None => {
-                    cut_torn_tail(&lf.path, offset, &reason)?;
-                    scan.truncated = Some(TornTail {
+                    let torn = TornTail {
                         file: lf.path.clone(),
                         offset,
                         reason,
-                    });
+                    };
+                    match mode {
+                        TornTailMode::Truncate => {
+                            cut_torn_tail(&lf.path, offset, &torn.reason)?;
+                            scan.truncated = Some(torn);
+                        }
+                        TornTailMode::Report => scan.torn_tail = Some(torn),
+                    }
                 }
                 Some(next) => {
                     let last_good = prev.unwrap_or(lf.zxid.wrapping_sub(1));
@@ -1259,6 +1302,164 @@ mod tests {
         });
         assert!(matches!(r, Err(TxnLogError::Callback(_))));
         assert_eq!(seen, 2);
+    }
+
+    /// Every file of `dir` with its bytes.
+    fn dir_bytes(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut v: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                let b = fs::read(&p).unwrap();
+                (p, b)
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn read_all_readonly(dir: &Path, from: i64) -> Result<(Vec<i64>, LogScan), TxnLogError> {
+        let mut got = Vec::new();
+        let scan = read_log_readonly(dir, from, |z, p| {
+            assert_eq!(p, payload(z, 10).as_slice());
+            got.push(z);
+            Ok(())
+        })?;
+        Ok((got, scan))
+    }
+
+    /// `read_log_readonly` leaves `dir` byte-identical and delivers what `read_log` does,
+    /// reporting the torn tail `read_log` then cuts at the same offset.
+    fn assert_readonly_matches(dir: &Path, from: i64, expect: &[i64]) {
+        let before = dir_bytes(dir);
+        let (got, scan) = read_all_readonly(dir, from).unwrap();
+        let (got2, scan2) = read_all_readonly(dir, from).unwrap();
+        assert_eq!(
+            dir_bytes(dir),
+            before,
+            "the read-only scan modified the log"
+        );
+        assert_eq!((&got, &scan), (&got2, &scan2));
+        assert_eq!(got, expect);
+        assert_eq!(scan.truncated, None);
+        let (got3, scan3) = read_all(dir, from).unwrap();
+        assert_eq!(got3, got);
+        assert_eq!(scan3.torn_tail, None);
+        assert_eq!(scan3.truncated, scan.torn_tail);
+        assert_eq!(
+            LogScan {
+                truncated: None,
+                torn_tail: None,
+                ..scan3
+            },
+            LogScan {
+                torn_tail: None,
+                ..scan
+            }
+        );
+    }
+
+    #[test]
+    fn readonly_leaves_torn_tails_in_place() {
+        // Beyond EOF, after a roll.
+        let d = tempfile::tempdir().unwrap();
+        write_log(d.path(), &[&[1, 2], &[3]], &[0]);
+        let (off, path) = {
+            let mut w = TxnLogWriter::open(d.path(), 0).unwrap();
+            let mut off = Vec::new();
+            for z in 4..=6 {
+                off.push(w.current_size().max(16));
+                w.append(z, &payload(z, 10)).unwrap();
+            }
+            w.close().unwrap();
+            (off, d.path().join("log.4"))
+        };
+        let len = fs::metadata(&path).unwrap().len();
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len - 5)
+            .unwrap();
+        let before = dir_bytes(d.path());
+        let (got, scan) = read_all_readonly(d.path(), 0).unwrap();
+        assert_eq!(got, vec![1, 2, 3, 4, 5]);
+        let t = scan.torn_tail.clone().expect("torn tail reported");
+        assert_eq!((t.file.as_path(), t.offset), (path.as_path(), off[2]));
+        assert_eq!((scan.files, scan.last_logged_zxid), (3, Some(5)));
+        assert_eq!(dir_bytes(d.path()), before);
+        for from in [0, 2, 3, 4, 5] {
+            let d2 = tempfile::tempdir().unwrap();
+            for (p, b) in &before {
+                fs::write(d2.path().join(p.file_name().unwrap()), b).unwrap();
+            }
+            let expect: Vec<i64> = (from + 1..=5).collect();
+            assert_readonly_matches(d2.path(), from, &expect);
+        }
+
+        // Missing marker then zeros; checksum mismatch then zero padding; partial header.
+        type Damage = fn(&Path, &[u64]);
+        let damages: [Damage; 3] = [
+            |p, _| {
+                let mut bytes = fs::read(p).unwrap();
+                let n = bytes.len();
+                bytes[n - 1] = 0;
+                bytes.extend_from_slice(&[0; 5000]);
+                fs::write(p, &bytes).unwrap();
+            },
+            |p, _| {
+                let mut bytes = fs::read(p).unwrap();
+                let n = bytes.len();
+                for b in &mut bytes[n - 20..n - 1] {
+                    *b = 0;
+                }
+                bytes.extend_from_slice(&[0; 100]);
+                fs::write(p, &bytes).unwrap();
+            },
+            |p, off| {
+                OpenOptions::new()
+                    .write(true)
+                    .open(p)
+                    .unwrap()
+                    .set_len(off[2] + 7)
+                    .unwrap();
+            },
+        ];
+        for damage in damages {
+            let d = tempfile::tempdir().unwrap();
+            let (off, path) = plain_log(d.path(), 3);
+            damage(&path, &off);
+            assert_readonly_matches(d.path(), 0, &[1, 2]);
+        }
+
+        // A newest file without a complete header is left in place, not deleted.
+        let d = tempfile::tempdir().unwrap();
+        write_log(d.path(), &[&[1, 2]], &[]);
+        fs::write(d.path().join("log.3"), [0x5a, 0x4b, 0x4c]).unwrap();
+        let before = dir_bytes(d.path());
+        let (got, scan) = read_all_readonly(d.path(), 0).unwrap();
+        assert_eq!(got, vec![1, 2]);
+        assert_eq!(scan.torn_tail.unwrap().offset, 0);
+        assert_eq!(dir_bytes(d.path()), before);
+    }
+
+    #[test]
+    fn readonly_still_reports_corruption() {
+        let d = tempfile::tempdir().unwrap();
+        let (off, path) = plain_log(d.path(), 4);
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[off[1] as usize + 30] ^= 0x10;
+        fs::write(&path, &bytes).unwrap();
+        assert!(matches!(
+            read_all_readonly(d.path(), 0),
+            Err(TxnLogError::Corrupt { offset, .. }) if offset == off[1]
+        ));
+        assert_eq!(fs::read(&path).unwrap(), bytes);
+        // Callback errors stop it too.
+        let r = read_log_readonly(d.path(), 0, |_, _| {
+            Err(TxnLogError::Callback("stop".into()))
+        });
+        assert!(matches!(r, Err(TxnLogError::Callback(_))));
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! back to `cnxmanager`; the timer is a single `tokio::time::sleep` re-armed per `TimerCmd`.
 
 pub mod cnxmanager;
+pub mod disk_log;
 pub mod election;
 pub mod election_wire;
 pub mod leader;
