@@ -344,7 +344,7 @@ impl Core {
                 "expiring session 0x{sid:x}, timeout of {}ms exceeded",
                 self.sessions.get(sid).map_or(0, |s| s.timeout)
             );
-            self.close_session(sid, 0, None);
+            self.close_session(sid, 0);
             if let Some(conn) = self.session_conn.remove(&sid) {
                 self.close_conn(conn);
                 if let Some(c) = self.conns.get_mut(&conn) {
@@ -574,7 +574,7 @@ impl Core {
         self.events = events;
     }
 
-    fn close_session(&mut self, sid: i64, cxid: i32, _conn: Option<ConnId>) -> TxnResult {
+    fn close_session(&mut self, sid: i64, cxid: i32) -> TxnResult {
         self.sessions.set_closing(sid);
         let paths = self.tree.ephemerals_of(sid);
         self.commit_txn(
@@ -615,7 +615,7 @@ impl Core {
                 self.reply(conn, xid, 0, 0, Some(&b), Some(received));
             }
             op::CLOSE_SESSION => {
-                self.close_session(sid, xid, Some(conn));
+                self.close_session(sid, xid);
                 self.session_conn.remove(&sid);
                 if let Some(c) = self.conns.get_mut(&conn) {
                     c.session = 0;

@@ -969,13 +969,6 @@ impl DataTree {
         });
     }
 
-    /// Visits every node in pre-order (parents before children), root first.
-    pub fn visit_preorder<'a>(&'a self, mut f: impl FnMut(&'a str, &'a Node)) {
-        for (p, n) in self.preorder() {
-            f(p, n);
-        }
-    }
-
     /// Nodes in pre-order (parents before children), root first, borrowing paths from the
     /// tree: only the current branch is held, so a snapshot of a large or flat tree does not
     /// copy every path first.
@@ -1096,7 +1089,9 @@ mod tests {
         // The root's pzxid/cversion changed, so the digest differs from the start,
         // but must equal a from-scratch recomputation.
         let mut sum = 0u64;
-        t.visit_preorder(|p, n| sum = sum.wrapping_add(node_digest(p, n.data.as_deref(), &n.stat)));
+        for (p, n) in t.preorder() {
+            sum = sum.wrapping_add(node_digest(p, n.data.as_deref(), &n.stat));
+        }
         assert_eq!(sum as i64, t.digest());
     }
 
