@@ -517,6 +517,8 @@ mod tests {
     use std::time::Instant;
 
     const TICK: u64 = 50;
+    /// The sessions in every snapshot the test leader sends.
+    const SNAP_SESSIONS: [(i64, i32); 2] = [(0x77, 5000), (0x78, 6000)];
 
     fn txn(zxid: i64) -> TxnBytes {
         let mut v = TxnHeader {
@@ -539,6 +541,13 @@ mod tests {
         log: Vec<i64>,
         applied: Vec<i64>,
         serving: bool,
+        /// Sync ops received, in order ("DIFF", "TRUNC", "SNAP").
+        syncs: Vec<&'static str>,
+        /// Zxids of installed snapshots and of truncations.
+        installed: Vec<i64>,
+        truncated: Vec<i64>,
+        /// Sessions of the last snapshot received.
+        snap_sessions: Vec<(i64, i32)>,
     }
 
     impl Node {
@@ -560,6 +569,18 @@ mod tests {
                             self.applied.push(zxid);
                         }
                         learner::Action::StartServing { .. } => self.serving = true,
+                        learner::Action::InstallSnapshot { zxid } => {
+                            // The snapshot replaces the data tree; logged txns above it
+                            // are dropped.
+                            self.installed.push(zxid);
+                            self.applied.clear();
+                            self.log.retain(|&z| z <= zxid);
+                        }
+                        learner::Action::Truncate { zxid } => {
+                            self.truncated.push(zxid);
+                            self.log.retain(|&z| z <= zxid);
+                            self.applied.retain(|&z| z <= zxid);
+                        }
                         learner::Action::LostLeader { reason } => {
                             panic!("learner {} lost the leader: {reason}", self.sid)
                         }
@@ -581,6 +602,8 @@ mod tests {
         lrx: mpsc::UnboundedReceiver<LeaderEvent>,
         committed: Vec<i64>,
         established: bool,
+        /// Zxids of the SNAP streams the leader sent.
+        snaps_sent: Vec<i64>,
         nodes: Vec<Option<Node>>,
     }
 
@@ -604,7 +627,25 @@ mod tests {
                         assert!(self.committed.last().is_none_or(|&l| l < zxid));
                         self.committed.push(zxid);
                     }
-                    leader::Action::SendSnapshot { .. } => panic!("no SNAP expected"),
+                    leader::Action::SendSnapshot { to, zxid } => {
+                        self.snaps_sent.push(zxid);
+                        let mut buf = Vec::new();
+                        let stat = crate::jute::StatPersisted::default();
+                        let root = crate::persist::snapshot::SnapshotNode {
+                            path: "/",
+                            data: None,
+                            acl_index: -1,
+                            stat: &stat,
+                        };
+                        encode_snap_sync(
+                            &mut buf,
+                            zxid,
+                            &SNAP_SESSIONS,
+                            &[],
+                            &mut std::iter::once(root),
+                        );
+                        self.lio.send_raw(to, buf);
+                    }
                     leader::Action::StepDown { reason } => panic!("leader stepped down: {reason}"),
                     _ => {}
                 }
@@ -665,10 +706,21 @@ mod tests {
             let n = self.nodes[i].as_mut().unwrap();
             match ev.expect("learner events") {
                 LearnerEvent::Packet(p) => {
+                    match p {
+                        ZabPacket::Diff { .. } => n.syncs.push("DIFF"),
+                        ZabPacket::Trunc { .. } => n.syncs.push("TRUNC"),
+                        ZabPacket::Snap { .. } => panic!("SNAP outside a Snapshot event"),
+                        _ => {}
+                    }
                     let out = n.m.on_packet(now, p);
                     n.run(out);
                 }
-                LearnerEvent::Snapshot { .. } => panic!("no SNAP expected"),
+                LearnerEvent::Snapshot { zxid, snapshot, .. } => {
+                    n.syncs.push("SNAP");
+                    n.snap_sessions = snapshot.sessions.clone();
+                    let out = n.m.on_packet(now, ZabPacket::Snap { zxid });
+                    n.run(out);
+                }
                 LearnerEvent::Closed(e) => panic!("learner {} connection closed: {e}", n.sid),
             }
         }
@@ -698,6 +750,7 @@ mod tests {
             lrx,
             committed: Vec::new(),
             established: false,
+            snaps_sent: Vec::new(),
             nodes: Vec::new(),
         };
         e.run_leader(out0);
@@ -723,6 +776,10 @@ mod tests {
                 log: Vec::new(),
                 applied: Vec::new(),
                 serving: false,
+                syncs: Vec::new(),
+                installed: Vec::new(),
+                truncated: Vec::new(),
+                snap_sessions: Vec::new(),
             };
             n.run(out);
             e.nodes.push(Some(n));
@@ -846,5 +903,240 @@ mod tests {
         })
         .await
         .expect("timed out");
+    }
+
+    // ---- SNAP, TRUNC and reconnect through the real machines ----------------------------
+
+    /// A leader (sid 1 of voters 1, 2, 3) over `init`, bound on loopback, started.
+    async fn start_ensemble(init: LeaderInit) -> (QuorumListener, Ensemble) {
+        let (listener, lrx) =
+            QuorumListener::bind("127.0.0.1:0".parse().unwrap(), PacketDecoder::default())
+                .await
+                .unwrap();
+        let mut cfg = LeaderConfig::new(1, [1, 2, 3].into_iter().collect(), TICK, 20, 10);
+        cfg.config_text = b"version=0".to_vec();
+        let mut leader = Leader::new(cfg, init, Box::new(NoTxnLog));
+        let out0 = leader.start(0);
+        let mut e = Ensemble {
+            start: Instant::now(),
+            leader,
+            lio: listener.io(),
+            lrx,
+            committed: Vec::new(),
+            established: false,
+            snaps_sent: Vec::new(),
+            nodes: Vec::new(),
+        };
+        e.run_leader(out0);
+        (listener, e)
+    }
+
+    /// A fresh `Learner` for `sid` over the logged state `log` (epochs as given), connected
+    /// through `connect_to_leader` and started. `applied` is the node's data tree so far.
+    async fn connect_node(
+        e: &Ensemble,
+        addr: SocketAddr,
+        sid: i64,
+        epochs: (i64, i64),
+        log: Vec<i64>,
+        applied: Vec<i64>,
+    ) -> Node {
+        let (io, rx) = connect_to_leader(addr, 3, Duration::from_secs(2))
+            .await
+            .unwrap();
+        let cfg = LearnerConfig {
+            my_id: sid,
+            role: LearnerRole::Follower,
+            tick_time: TICK,
+            init_limit: 20,
+            sync_limit: 10,
+            config_version: 0,
+        };
+        let init = LearnerInit {
+            accepted_epoch: epochs.0,
+            current_epoch: epochs.1,
+            last_logged_zxid: log.last().copied().unwrap_or(0),
+        };
+        let mut m = Learner::new(cfg, init);
+        let out = m.start(e.now());
+        let mut n = Node {
+            sid,
+            m,
+            io,
+            rx,
+            log,
+            applied,
+            serving: false,
+            syncs: Vec::new(),
+            installed: Vec::new(),
+            truncated: Vec::new(),
+            snap_sessions: Vec::new(),
+        };
+        n.run(out);
+        n
+    }
+
+    fn node(e: &Ensemble, i: usize) -> &Node {
+        e.nodes[i].as_ref().unwrap()
+    }
+
+    async fn synced(e: &mut Ensemble) {
+        e.run_until(|e| e.established && e.nodes.iter().flatten().all(|n| n.serving))
+            .await;
+        assert_eq!(e.leader.phase(), leader::Phase::Broadcast);
+    }
+
+    /// Proposes `k` txns and waits until the leader and every connected learner applied
+    /// exactly `want` (the learners' applied lists are compared whole).
+    async fn propose_and_apply(e: &mut Ensemble, k: usize, want: &[i64]) {
+        for _ in 0..k {
+            e.propose();
+        }
+        let want = want.to_vec();
+        e.run_until(move |e| {
+            e.committed.ends_with(&want[want.len() - k..])
+                && e.nodes.iter().flatten().all(|n| n.applied == want)
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn snap_sync_of_a_learner_from_an_older_epoch() {
+        tokio::time::timeout(Duration::from_secs(15), async {
+            // The leader's history is epoch 2's txns 1..3; learner 3 only knows epoch 1
+            // (older than the committed log, and no txn-log source): SNAP.
+            let hist: Vec<i64> = (1..=3).map(|c| make_zxid(2, c)).collect();
+            let init = LeaderInit {
+                accepted_epoch: 2,
+                current_epoch: 2,
+                last_processed_zxid: make_zxid(2, 3),
+                committed_log: hist.iter().map(|&z| (z, txn(z))).collect(),
+            };
+            let (listener, mut e) = start_ensemble(init).await;
+            let addr = listener.local_addr();
+            let n2 = connect_node(&e, addr, 2, (2, 2), hist.clone(), Vec::new()).await;
+            e.nodes.push(Some(n2));
+            let old: Vec<i64> = (1..=5).map(|c| make_zxid(1, c)).collect();
+            let n3 = connect_node(&e, addr, 3, (1, 1), old.clone(), old.clone()).await;
+            e.nodes.push(Some(n3));
+            synced(&mut e).await;
+            assert_eq!(e.leader.epoch(), Some(3));
+            assert_eq!(e.snaps_sent, vec![make_zxid(2, 3)]);
+            assert_eq!(node(&e, 0).syncs, vec!["DIFF"]);
+            assert_eq!(node(&e, 1).syncs, vec!["SNAP"]);
+            assert_eq!(node(&e, 1).installed, vec![make_zxid(2, 3)]);
+            assert_eq!(node(&e, 1).snap_sessions, SNAP_SESSIONS.to_vec());
+            // The snapshot replaced the data tree (epoch-1 state gone); the log keeps only
+            // txns at or below the snapshot's zxid (all of them here).
+            assert!(node(&e, 1).applied.is_empty());
+            assert_eq!(node(&e, 1).log, old);
+
+            let want: Vec<i64> = (1..=4).map(|c| make_zxid(3, c)).collect();
+            propose_and_apply(&mut e, 4, &want).await;
+            assert_eq!(e.committed, want);
+            let mut log2 = hist.clone();
+            log2.extend(&want);
+            assert_eq!(node(&e, 0).log, log2);
+            let mut log3 = old.clone();
+            log3.extend(&want);
+            assert_eq!(node(&e, 1).log, log3);
+            assert_eq!(node(&e, 0).applied, node(&e, 1).applied);
+            listener.shutdown();
+        })
+        .await
+        .expect("SNAP test timed out");
+    }
+
+    #[tokio::test]
+    async fn trunc_drops_an_uncommitted_txn() {
+        tokio::time::timeout(Duration::from_secs(15), async {
+            // The leader committed epoch 1's txns 1..3; learner 3 also logged txn 4 of that
+            // epoch, which nobody committed: TRUNC(1:3).
+            let hist: Vec<i64> = (1..=3).map(|c| make_zxid(1, c)).collect();
+            let init = LeaderInit {
+                accepted_epoch: 1,
+                current_epoch: 1,
+                last_processed_zxid: make_zxid(1, 3),
+                committed_log: hist.iter().map(|&z| (z, txn(z))).collect(),
+            };
+            let (listener, mut e) = start_ensemble(init).await;
+            let addr = listener.local_addr();
+            let n2 = connect_node(&e, addr, 2, (1, 1), hist.clone(), hist.clone()).await;
+            e.nodes.push(Some(n2));
+            let mut extra = hist.clone();
+            extra.push(make_zxid(1, 4));
+            let n3 = connect_node(&e, addr, 3, (1, 1), extra.clone(), hist.clone()).await;
+            e.nodes.push(Some(n3));
+            synced(&mut e).await;
+            assert_eq!(e.leader.epoch(), Some(2));
+            assert!(e.snaps_sent.is_empty());
+            assert_eq!(node(&e, 0).syncs, vec!["DIFF"]);
+            assert_eq!(node(&e, 1).syncs, vec!["TRUNC"]);
+            assert_eq!(node(&e, 1).truncated, vec![make_zxid(1, 3)]);
+            assert_eq!(node(&e, 1).log, hist);
+
+            let new: Vec<i64> = (1..=3).map(|c| make_zxid(2, c)).collect();
+            let mut want = hist.clone();
+            want.extend(&new);
+            propose_and_apply(&mut e, 3, &want).await;
+            assert_eq!(e.committed, new);
+            assert_eq!(node(&e, 0).log, want);
+            assert_eq!(node(&e, 1).log, want);
+            assert!(!node(&e, 1).log.contains(&make_zxid(1, 4)));
+            listener.shutdown();
+        })
+        .await
+        .expect("TRUNC test timed out");
+    }
+
+    #[tokio::test]
+    async fn learner_reconnects_and_catches_up_by_diff() {
+        tokio::time::timeout(Duration::from_secs(15), async {
+            let (listener, mut e) = start_ensemble(LeaderInit::default()).await;
+            let addr = listener.local_addr();
+            for sid in [2, 3] {
+                let n = connect_node(&e, addr, sid, (0, 0), Vec::new(), Vec::new()).await;
+                e.nodes.push(Some(n));
+            }
+            synced(&mut e).await;
+            assert_eq!(e.leader.epoch(), Some(1));
+            let z = |c| make_zxid(1, c);
+            let first: Vec<i64> = (1..=5).map(z).collect();
+            propose_and_apply(&mut e, 5, &first).await;
+
+            // Learner 3 goes away; 3 commits happen without it.
+            let gone = e.nodes[1].take().unwrap();
+            let (log, applied) = (gone.log.clone(), gone.applied.clone());
+            let epochs = (gone.m.accepted_epoch(), gone.m.current_epoch());
+            assert_eq!(epochs, (1, 1));
+            gone.io.close();
+            drop(gone);
+            e.run_until(|e| e.lio.connections().len() == 1 && e.leader.learners().len() == 1)
+                .await;
+            let second: Vec<i64> = (1..=8).map(z).collect();
+            propose_and_apply(&mut e, 3, &second).await;
+
+            // A fresh learner over its logged state reconnects: DIFF with txns 6..8.
+            let mut n = connect_node(&e, addr, 3, epochs, log, applied).await;
+            assert_eq!(n.log, first);
+            n.serving = false;
+            e.nodes[1] = Some(n);
+            e.run_until(|e| node(e, 1).serving && node(e, 1).applied == second)
+                .await;
+            assert_eq!(node(&e, 1).syncs, vec!["DIFF"]);
+            assert_eq!(node(&e, 1).log, second);
+            assert_eq!(e.lio.connections().len(), 2);
+
+            // Both learners apply later commits identically.
+            let all: Vec<i64> = (1..=10).map(z).collect();
+            propose_and_apply(&mut e, 2, &all).await;
+            assert_eq!(e.committed, all);
+            assert_eq!(node(&e, 0).log, all);
+            assert_eq!(node(&e, 1).log, all);
+            assert_eq!(e.leader.phase(), leader::Phase::Broadcast);
+            listener.shutdown();
+        })
+        .await
+        .expect("reconnect test timed out");
     }
 }
