@@ -221,16 +221,7 @@ impl Config {
                 msg: "must not be larger than maxSessionTimeout".into(),
             });
         }
-        if c.client_port.is_none() {
-            // The client port may come from this server's `server.N` line.
-            if let Some(id) = c.my_id {
-                c.client_port = c
-                    .servers
-                    .iter()
-                    .find(|s| s.id == id)
-                    .and_then(|s| s.client_addr.as_ref().map(|a| a.1));
-            }
-        }
+        c.client_port_from_servers();
         Ok(c)
     }
 
@@ -364,18 +355,26 @@ impl Config {
                 msg: format!("{first:?} is not a number"),
             })?;
             c.my_id = Some(id);
-            if c.client_port.is_none() {
-                c.client_port = c
-                    .servers
-                    .iter()
-                    .find(|s| s.id == id)
-                    .and_then(|s| s.client_addr.as_ref().map(|a| a.1));
-            }
+            c.client_port_from_servers();
         }
         if c.client_port.is_none() {
             return Err(ConfigError::Missing("clientPort is not set".into()));
         }
         Ok(c)
+    }
+
+    /// Without `clientPort`, the port comes from this server's `server.N` line (`;port`).
+    fn client_port_from_servers(&mut self) {
+        if self.client_port.is_some() {
+            return;
+        }
+        if let Some(id) = self.my_id {
+            self.client_port = self
+                .servers
+                .iter()
+                .find(|s| s.id == id)
+                .and_then(|s| s.client_addr.as_ref().map(|a| a.1));
+        }
     }
 
     /// Whether this configuration runs a quorum (ZooKeeper's `isDistributed`).

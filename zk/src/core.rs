@@ -293,18 +293,50 @@ impl Core {
         body: Option<&[u8]>,
         received: Option<Instant>,
     ) {
+        // ZooKeeper sends the body only with success (multiRead's partial body is the one
+        // exception, see `send_reply`).
+        self.send_reply(conn, xid, zxid, e, body.filter(|_| e == 0), received);
+    }
+
+    /// A reply frame with exactly the body given.
+    fn send_reply(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        zxid: i64,
+        e: i32,
+        body: Option<&[u8]>,
+        received: Option<Instant>,
+    ) {
         let f = frame(|v| {
             ReplyHeader { xid, zxid, err: e }.write(v);
-            if e == 0 {
-                if let Some(b) = body {
-                    v.extend_from_slice(b);
-                }
+            if let Some(b) = body {
+                v.extend_from_slice(b);
             }
         });
         if let Some(c) = self.conns.get(&conn) {
             c.stats.on_reply(xid, zxid, e);
         }
         self.send(conn, Out::Reply(f, received));
+    }
+
+    /// A watch notification (xid -1, zxid -1 in 3.8, state SyncConnected).
+    fn notify(&mut self, conn: ConnId, ty: i32, path: String) {
+        let f = frame(|v| {
+            ReplyHeader {
+                xid: xid::NOTIFICATION,
+                zxid: -1,
+                err: 0,
+            }
+            .write(v);
+            WatcherEvent {
+                r#type: ty,
+                state: event::STATE_SYNC_CONNECTED,
+                path,
+            }
+            .write(v);
+        });
+        self.send(conn, Out::Notify(f));
     }
 
     fn close_conn(&mut self, conn: ConnId) {
@@ -555,21 +587,7 @@ impl Core {
             if allowed.is_err() {
                 continue;
             }
-            let f = frame(|v| {
-                ReplyHeader {
-                    xid: xid::NOTIFICATION,
-                    zxid: -1,
-                    err: 0,
-                }
-                .write(v);
-                WatcherEvent {
-                    r#type: ty,
-                    state: event::STATE_SYNC_CONNECTED,
-                    path: p,
-                }
-                .write(v);
-            });
-            self.send(conn, Out::Notify(f));
+            self.notify(conn, ty, p);
         }
         self.events = events;
     }
@@ -681,21 +699,7 @@ impl Core {
             op::MULTI_READ => {
                 let (e, rsp) = self.multi_read(conn, body);
                 let z = self.tree.last_processed_zxid;
-                let f = frame(|v| {
-                    ReplyHeader {
-                        xid,
-                        zxid: z,
-                        err: e,
-                    }
-                    .write(v);
-                    if let Some(b) = &rsp {
-                        v.extend_from_slice(b);
-                    }
-                });
-                if let Some(c) = self.conns.get(&conn) {
-                    c.stats.on_reply(xid, z, e);
-                }
-                self.send(conn, Out::Reply(f, Some(received)));
+                self.send_reply(conn, xid, z, e, rsp.as_deref(), Some(received));
             }
             _ => {
                 tracing::warn!("received packet of unknown type {opcode} from 0x{sid:x}; closing the connection");
@@ -1473,21 +1477,7 @@ impl Core {
             self.watches.add_persistent(p, conn, true);
         }
         for (ty, p) in events {
-            let f = frame(|v| {
-                ReplyHeader {
-                    xid: xid::NOTIFICATION,
-                    zxid: -1,
-                    err: 0,
-                }
-                .write(v);
-                WatcherEvent {
-                    r#type: ty,
-                    state: event::STATE_SYNC_CONNECTED,
-                    path: p,
-                }
-                .write(v);
-            });
-            self.send(conn, Out::Notify(f));
+            self.notify(conn, ty, p);
         }
     }
 

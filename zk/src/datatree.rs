@@ -295,9 +295,9 @@ impl Default for DataTree {
 }
 
 impl DataTree {
-    /// A fresh tree: "/", "/zookeeper", "/zookeeper/quota" and "/zookeeper/config".
-    pub fn new(extended_types: bool) -> Self {
-        let mut t = DataTree {
+    /// A tree with no nodes at all (not even the root).
+    fn empty(extended_types: bool) -> Self {
+        DataTree {
             nodes: HashMap::new(),
             acls: AclCache::default(),
             ephemerals: HashMap::new(),
@@ -309,7 +309,12 @@ impl DataTree {
             data_size: 0,
             extended_types,
             quota_paths: BTreeSet::new(),
-        };
+        }
+    }
+
+    /// A fresh tree: "/", "/zookeeper", "/zookeeper/quota" and "/zookeeper/config".
+    pub fn new(extended_types: bool) -> Self {
+        let mut t = DataTree::empty(extended_types);
         let empty = || Node {
             data: Some(Vec::new()),
             acl: -1,
@@ -990,19 +995,10 @@ impl DataTree {
         nodes: Vec<(String, Buffer, i64, StatPersisted)>,
         zxid: i64,
     ) -> Result<Self, String> {
-        let mut t = DataTree {
-            nodes: HashMap::with_capacity(nodes.len()),
-            acls: AclCache::default(),
-            ephemerals: HashMap::new(),
-            containers: HashSet::new(),
-            ttls: HashSet::new(),
-            sessions: sessions.into_iter().collect(),
-            last_processed_zxid: zxid,
-            digest: 0,
-            data_size: 0,
-            extended_types,
-            quota_paths: BTreeSet::new(),
-        };
+        let mut t = DataTree::empty(extended_types);
+        t.nodes.reserve(nodes.len());
+        t.sessions = sessions.into_iter().collect();
+        t.last_processed_zxid = zxid;
         t.acls.load(acls);
         for (p, data, acl, stat) in nodes {
             if p != "/" {
