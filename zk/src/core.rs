@@ -23,6 +23,7 @@ use crate::proto::{err, event, op, xid, CreateMode, EphemeralKind, MAX_TTL};
 use crate::session::{password, SessionTracker};
 use crate::stats::{ConnStats, ServerStats};
 use crate::txn::{TxnBody, TxnEntry};
+use crate::quorum::role::{Quorum, Role, FORWARDED};
 use crate::watch::{ConnId, Mode, WatchManager};
 
 /// A frame for a connection's writer.
@@ -38,8 +39,14 @@ pub enum Out {
 
 pub type ConnTx = tokio::sync::mpsc::UnboundedSender<Out>;
 
-/// Messages into the core.
+/// Events of the ensemble role's connections (see `quorum::peer`).
 #[derive(Debug)]
+pub enum ZabEvent {
+    Leader(crate::quorum::zab_io::LeaderEvent),
+    Learner(crate::quorum::zab_io::LearnerEvent),
+}
+
+/// Messages into the core.
 pub enum CoreMsg {
     Connect {
         conn: ConnId,
@@ -64,7 +71,42 @@ pub enum CoreMsg {
         asker: Option<SocketAddr>,
         reply: std::sync::mpsc::Sender<String>,
     },
+    /// Won the election: lead through these learner connections.
+    BecomeLeader {
+        gen: u64,
+        io: crate::quorum::zab_io::LeaderIo,
+    },
+    /// Lost it: follow `leader` over this connection.
+    BecomeFollower {
+        gen: u64,
+        io: crate::quorum::zab_io::LearnerIo,
+        leader: u64,
+    },
+    /// The role of generation `gen` could not start.
+    LostLeader { gen: u64, why: String },
+    Zab { gen: u64, ev: ZabEvent },
+    /// The txn log is durable up to `zxid` (ensemble only).
+    Logged { zxid: i64 },
     Shutdown,
+}
+
+impl std::fmt::Debug for CoreMsg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CoreMsg::Connect { conn, addr, .. } => write!(f, "Connect({conn}, {addr})"),
+            CoreMsg::Request { conn, xid, op, .. } => write!(f, "Request({conn}, {xid}, {op})"),
+            CoreMsg::Closed { conn } => write!(f, "Closed({conn})"),
+            CoreMsg::FourLetter { cmd, .. } => write!(f, "FourLetter({cmd})"),
+            CoreMsg::BecomeLeader { gen, .. } => write!(f, "BecomeLeader({gen})"),
+            CoreMsg::BecomeFollower { gen, leader, .. } => {
+                write!(f, "BecomeFollower({gen}, {leader})")
+            }
+            CoreMsg::LostLeader { gen, why } => write!(f, "LostLeader({gen}, {why})"),
+            CoreMsg::Zab { gen, ev } => write!(f, "Zab({gen}, {ev:?})"),
+            CoreMsg::Logged { zxid } => write!(f, "Logged(0x{zxid:x})"),
+            CoreMsg::Shutdown => f.write_str("Shutdown"),
+        }
+    }
 }
 
 /// Work for the commit thread, in order.
@@ -78,6 +120,18 @@ pub enum CommitJob {
         zxid: i64,
         bytes: Vec<u8>,
     },
+    /// Runs on the commit thread after everything queued before it is durable (the
+    /// ensemble uses it as a barrier and to truncate or reopen the log).
+    Exec(ExecFn),
+}
+
+/// Work for [`CommitJob::Exec`].
+pub struct ExecFn(pub Box<dyn FnOnce(&mut crate::zkdb::Committer) + Send>);
+
+impl std::fmt::Debug for ExecFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExecFn")
+    }
 }
 
 pub(crate) struct Conn {
@@ -106,16 +160,19 @@ pub struct Core {
     pub(crate) server_id: u64,
     /// Batches handed to the commit thread and not yet delivered.
     pub(crate) inflight: Arc<AtomicUsize>,
-    outputs: Vec<(ConnTx, Out)>,
-    txns: Vec<(i64, Vec<u8>)>,
-    txns_since_snapshot: u64,
+    pub(crate) outputs: Vec<(ConnTx, Out)>,
+    pub(crate) txns: Vec<(i64, Vec<u8>)>,
+    pub(crate) txns_since_snapshot: u64,
     snapshot_at: u64,
     last_reap: Instant,
     events: Vec<crate::watch::Event>,
-    triggers: Vec<Trigger>,
+    pub(crate) triggers: Vec<Trigger>,
+    /// Standalone, or this server's role in its ensemble.
+    pub(crate) role: Role,
+    pub(crate) quorum: Option<Quorum>,
 }
 
-fn now_wall() -> i64 {
+pub(crate) fn now_wall() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -258,7 +315,15 @@ impl Core {
             last_reap: Instant::now(),
             events: Vec::new(),
             triggers: Vec::new(),
+            role: Role::Standalone,
+            quorum: None,
         }
+    }
+
+    /// Joins an ensemble: no client is served until the peer task hands over a role.
+    pub(crate) fn set_quorum(&mut self, q: Quorum) {
+        self.quorum = Some(q);
+        self.role = Role::Looking;
     }
 
     /// A snapshot is taken after snapCount/2 + random(snapCount/2) txns, as ZooKeeper does,
@@ -278,13 +343,13 @@ impl Core {
         self.started.elapsed().as_millis() as i64
     }
 
-    fn send(&mut self, conn: ConnId, out: Out) {
+    pub(crate) fn send(&mut self, conn: ConnId, out: Out) {
         if let Some(c) = self.conns.get(&conn) {
             self.outputs.push((c.tx.clone(), out));
         }
     }
 
-    fn reply(
+    pub(crate) fn reply(
         &mut self,
         conn: ConnId,
         xid: i32,
@@ -299,7 +364,7 @@ impl Core {
     }
 
     /// A reply frame with exactly the body given.
-    fn send_reply(
+    pub(crate) fn send_reply(
         &mut self,
         conn: ConnId,
         xid: i32,
@@ -339,7 +404,7 @@ impl Core {
         self.send(conn, Out::Notify(f));
     }
 
-    fn close_conn(&mut self, conn: ConnId) {
+    pub(crate) fn close_conn(&mut self, conn: ConnId) {
         self.send(conn, Out::Close);
     }
 
@@ -364,12 +429,20 @@ impl Core {
             CoreMsg::FourLetter { cmd, asker, reply } => {
                 let _ = reply.send(self.four_letter(&cmd, asker));
             }
+            CoreMsg::BecomeLeader { gen, io } => self.become_leader(gen, io),
+            CoreMsg::BecomeFollower { gen, io, leader } => self.become_follower(gen, io, leader),
+            CoreMsg::LostLeader { gen, why } => self.lost_leader(gen, &why),
+            CoreMsg::Zab { gen, ev } => self.zab_event(gen, ev),
+            CoreMsg::Logged { zxid } => self.logged(zxid),
             CoreMsg::Shutdown => {}
         }
     }
 
     /// Periodic work: session expiry and the container/TTL reaper.
     pub fn tick(&mut self) {
+        if self.quorum.is_some() && !self.quorum_tick() {
+            return;
+        }
         let now = self.now();
         for sid in self.sessions.expired(now) {
             tracing::info!(
@@ -442,6 +515,12 @@ impl Core {
                 stats,
             },
         );
+        if !self.is_serving() {
+            // ZooKeeper closes connections while it has no running server (LOOKING, or
+            // still syncing with a leader); the client tries another server.
+            self.close_conn(conn);
+            return;
+        }
         if req.last_zxid_seen > self.tree.last_processed_zxid {
             tracing::info!(
                 "refusing session request for client {addr} as it has seen zxid 0x{:x} our last zxid is 0x{:x} client must try another server",
@@ -453,22 +532,22 @@ impl Core {
         }
         let timeout = self.cfg.negotiate_timeout(req.time_out);
         let old_client = req.read_only.is_none();
-        let respond = |valid: bool, sid: i64| {
-            frame(|v| {
-                ConnectResponse {
-                    protocol_version: 0,
-                    time_out: if valid { timeout } else { 0 },
-                    session_id: if valid { sid } else { 0 },
-                    passwd: Some(if valid {
-                        password(sid).to_vec()
-                    } else {
-                        vec![0; 16]
-                    }),
-                    read_only: if old_client { None } else { Some(false) },
+        if matches!(self.role, Role::Following(_)) {
+            if req.session_id != 0 {
+                if let Some(old) = self.session_conn.remove(&req.session_id) {
+                    if old != conn {
+                        self.close_conn(old);
+                        if let Some(c) = self.conns.get_mut(&old) {
+                            c.session = 0;
+                        }
+                    }
                 }
-                .write(v)
-            })
-        };
+            }
+            let pw_ok = req.passwd.as_deref() == Some(&password(req.session_id)[..]);
+            self.follower_connect(conn, req.session_id, pw_ok, timeout, old_client);
+            return;
+        }
+        let respond = |valid: bool, sid: i64| Self::connect_response_frame(valid, sid, timeout, old_client);
         if req.session_id == 0 {
             let sid = self.sessions.next_id();
             self.sessions.add(sid, timeout, self.now());
@@ -508,7 +587,28 @@ impl Core {
         }
     }
 
-    fn bind(&mut self, conn: ConnId, sid: i64, timeout: i32) {
+    pub(crate) fn connect_response(&self, valid: bool, sid: i64, timeout: i32, old_client: bool) -> Vec<u8> {
+        Self::connect_response_frame(valid, sid, timeout, old_client)
+    }
+
+    fn connect_response_frame(valid: bool, sid: i64, timeout: i32, old_client: bool) -> Vec<u8> {
+        frame(|v| {
+            ConnectResponse {
+                protocol_version: 0,
+                time_out: if valid { timeout } else { 0 },
+                session_id: if valid { sid } else { 0 },
+                passwd: Some(if valid {
+                    password(sid).to_vec()
+                } else {
+                    vec![0; 16]
+                }),
+                read_only: if old_client { None } else { Some(false) },
+            }
+            .write(v)
+        })
+    }
+
+    pub(crate) fn bind(&mut self, conn: ConnId, sid: i64, timeout: i32) {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.session = sid;
             c.timeout = timeout;
@@ -527,7 +627,7 @@ impl Core {
     }
 
     /// Assigns a zxid, logs and applies a transaction; returns the apply result.
-    fn commit_txn(&mut self, client_id: i64, cxid: i32, body: TxnBody) -> TxnResult {
+    pub(crate) fn commit_txn(&mut self, client_id: i64, cxid: i32, body: TxnBody) -> TxnResult {
         let zxid = self.tree.last_processed_zxid + 1;
         let time = now_wall();
         let mut triggers = std::mem::take(&mut self.triggers);
@@ -571,7 +671,7 @@ impl Core {
         self.txns_since_snapshot += 1;
     }
 
-    fn deliver(&mut self, triggers: &mut Vec<Trigger>) {
+    pub(crate) fn deliver(&mut self, triggers: &mut Vec<Trigger>) {
         let mut events = std::mem::take(&mut self.events);
         for t in triggers.drain(..) {
             self.watches.fire(&t, &mut events);
@@ -592,7 +692,7 @@ impl Core {
         self.events = events;
     }
 
-    fn close_session(&mut self, sid: i64, cxid: i32) -> TxnResult {
+    pub(crate) fn close_session(&mut self, sid: i64, cxid: i32) -> TxnResult {
         self.sessions.set_closing(sid);
         let paths = self.tree.ephemerals_of(sid);
         self.commit_txn(
@@ -614,8 +714,30 @@ impl Core {
         if sid == 0 {
             return;
         }
+        if !self.is_serving() {
+            self.close_conn(conn);
+            return;
+        }
         let now = self.now();
         self.sessions.touch(sid, None, now);
+        if matches!(self.role, Role::Following(_))
+            && self.follower_request(conn, sid, xid, opcode, body, received)
+        {
+            return;
+        }
+        self.serve_request(conn, sid, xid, opcode, body, received);
+    }
+
+    /// Answers one request here (standalone, leader, or a follower's local reads).
+    pub(crate) fn serve_request(
+        &mut self,
+        conn: ConnId,
+        sid: i64,
+        xid: i32,
+        opcode: i32,
+        body: &[u8],
+        received: Instant,
+    ) {
         match opcode {
             op::PING => {
                 let z = self.tree.last_processed_zxid;
@@ -751,6 +873,9 @@ impl Core {
     }
 
     fn auth_of(&self, conn: ConnId) -> &[Id] {
+        if conn == FORWARDED {
+            return self.quorum.as_ref().map_or(&[], |q| q.fwd_auth.as_slice());
+        }
         self.conns
             .get(&conn)
             .map(|c| c.auth.as_slice())
@@ -805,7 +930,7 @@ impl Core {
     }
 
     /// PrepRequestProcessor for single writes: a txn or the error to log.
-    fn prep(&self, conn: ConnId, sid: i64, opcode: i32, body: &[u8]) -> Result<TxnBody, i32> {
+    pub(crate) fn prep(&self, conn: ConnId, sid: i64, opcode: i32, body: &[u8]) -> Result<TxnBody, i32> {
         let m = |_| err::MARSHALLING_ERROR;
         match opcode {
             op::CREATE | op::CREATE2 | op::CREATE_CONTAINER => {
@@ -983,7 +1108,7 @@ impl Core {
     }
 
     /// Response for a single write: (err, body).
-    fn write_response(opcode: i32, rc: &TxnResult) -> (i32, Option<Vec<u8>>) {
+    pub(crate) fn write_response(opcode: i32, rc: &TxnResult) -> (i32, Option<Vec<u8>>) {
         if rc.err != 0 {
             return (rc.err, None);
         }
@@ -1010,7 +1135,7 @@ impl Core {
 
     /// multi: each op is prepared and applied in turn so later ops see earlier ones; if one
     /// fails, the applied ones are rolled back and the multi is logged with error sub-txns.
-    fn multi(&mut self, conn: ConnId, sid: i64, cxid: i32, body: &[u8]) -> Result<TxnResult, i32> {
+    pub(crate) fn multi(&mut self, conn: ConnId, sid: i64, cxid: i32, body: &[u8]) -> Result<TxnResult, i32> {
         let ops = match decode_multi(body) {
             Ok(ops) => ops,
             Err(()) => {
@@ -1127,7 +1252,7 @@ impl Core {
         Ok(rc)
     }
 
-    fn multi_response(results: &[TxnResult]) -> Vec<u8> {
+    pub(crate) fn multi_response(results: &[TxnResult]) -> Vec<u8> {
         let mut v = Vec::new();
         for r in results {
             if r.ty == op::ERROR || r.err != 0 {
@@ -1483,6 +1608,10 @@ impl Core {
 
     /// Hands this batch's transactions and outputs on. Returns a snapshot job when due.
     pub fn flush(&mut self, sink: &mut dyn Sink) {
+        if self.quorum.is_some() {
+            self.quorum_flush(sink);
+            return;
+        }
         if self.txns.is_empty() && self.outputs.is_empty() {
             return;
         }
@@ -1497,6 +1626,11 @@ impl Core {
             self.inflight.fetch_add(1, Ordering::AcqRel);
             sink.commit(CommitJob::Batch { txns, outputs });
         }
+        self.maybe_snapshot(sink);
+    }
+
+    /// Queues a snapshot every snapCount/2 + random(snapCount/2) txns.
+    pub(crate) fn maybe_snapshot(&mut self, sink: &mut dyn Sink) {
         if self.txns_since_snapshot >= self.snapshot_at {
             self.txns_since_snapshot = 0;
             self.snapshot_at = Self::next_snapshot_threshold(self.cfg.snap_count);

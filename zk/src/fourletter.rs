@@ -64,6 +64,11 @@ impl Core {
         };
         let connections = self.conns.len() + usize::from(asker.is_some());
         let mut s = String::new();
+        if !self.is_serving() && !matches!(cmd, "ruok" | "conf" | "envi" | "dirs" | "isro") {
+            // Apache's commands that need a running server answer this while LOOKING.
+            s.push_str("This ZooKeeper instance is not currently serving requests\n");
+            return s;
+        }
         match cmd {
             "ruok" => s.push_str("imok"),
             "isro" => s.push_str("rw"),
@@ -95,7 +100,7 @@ impl Core {
                 let _ = writeln!(s, "Connections: {connections}");
                 let _ = writeln!(s, "Outstanding: {}", self.outstanding());
                 let _ = writeln!(s, "Zxid: 0x{:x}", self.tree.last_processed_zxid);
-                let _ = writeln!(s, "Mode: standalone");
+                let _ = writeln!(s, "Mode: {}", self.mode_name());
                 let _ = writeln!(s, "Node count: {}", self.node_count());
             }
             "conf" => {
@@ -302,7 +307,7 @@ impl Core {
         let fsync_us = self.stats.fsync_micros.load(Ordering::Relaxed);
         let rows: Vec<(&str, String)> = vec![
             ("zk_version", full_version()),
-            ("zk_server_state", "standalone".into()),
+            ("zk_server_state", self.mode_name().into()),
             ("zk_avg_latency", java_double(avg)),
             ("zk_max_latency", max.to_string()),
             ("zk_min_latency", min.to_string()),
@@ -352,6 +357,13 @@ impl Core {
             ),
             ("zk_rss_bytes", rss_bytes().to_string()),
         ];
+        let mut rows = rows;
+        if let Some((learners, followers, synced, syncs)) = self.leader_stats() {
+            rows.push(("zk_learners", learners.to_string()));
+            rows.push(("zk_followers", followers.to_string()));
+            rows.push(("zk_synced_followers", synced.to_string()));
+            rows.push(("zk_pending_syncs", syncs.to_string()));
+        }
         for (k, v) in rows {
             let _ = writeln!(s, "{k}\t{v}");
         }

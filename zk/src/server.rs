@@ -10,6 +10,8 @@ use crate::config::Config;
 use crate::connection::{self, ConnCtx};
 use crate::core::{CommitJob, Core, CoreMsg, Sink};
 use crate::persist::{files, txnlog::TxnLogWriter};
+use crate::quorum::peer::Ensemble;
+use crate::quorum::role::Quorum;
 use crate::stats::ServerStats;
 use crate::zkdb::{self, Committer, DbError};
 
@@ -91,12 +93,20 @@ pub fn start(cfg: Config) -> Result<Running, ServerError> {
     let stats = Arc::new(ServerStats::default());
     let inflight = Arc::new(AtomicUsize::new(0));
     let (commit_tx, commit_rx) = crossbeam_channel::unbounded();
+    let (core_tx, core_rx) = crossbeam_channel::unbounded::<CoreMsg>();
+    let ensemble = if cfg.is_distributed() {
+        Ensemble::from_config(&cfg)
+    } else {
+        None
+    };
     let committer = Committer {
         log,
         snap_dir,
         log_dir,
+        pre_alloc_size: cfg.pre_alloc_size,
         stats: stats.clone(),
         inflight: inflight.clone(),
+        logged: ensemble.as_ref().map(|_| core_tx.clone()),
         retain: if cfg.autopurge_purge_interval > 0 {
             cfg.autopurge_snap_retain_count as usize
         } else {
@@ -107,8 +117,27 @@ pub fn start(cfg: Config) -> Result<Running, ServerError> {
         .name("zk-commit".into())
         .spawn(move || committer.run(commit_rx))?;
 
-    let (core_tx, core_rx) = crossbeam_channel::unbounded::<CoreMsg>();
     let mut core = Core::new(cfg.clone(), tree, stats, inflight);
+    let mut peer_start = None;
+    if let Some(ens) = &ensemble {
+        let (peer_tx, peer_rx) = tokio::sync::mpsc::unbounded_channel();
+        let last_zxid = core.tree().last_processed_zxid;
+        let snap_dir = files::version_dir(&cfg.data_dir);
+        let current_epoch = files::read_epoch(&snap_dir, "currentEpoch")
+            .map_err(DbError::Files)?
+            .unwrap_or(crate::quorum::zab_wire::epoch_of(last_zxid));
+        core.set_quorum(Quorum {
+            ens: ens.clone(),
+            peer: peer_tx,
+            committer: commit_tx.clone(),
+            gen: 0,
+            snap_dir,
+            log_dir: files::version_dir(&cfg.data_log_dir),
+            config_text: ens.quorum_config().to_text().into_bytes(),
+            fwd_auth: Vec::new(),
+        });
+        peer_start = Some((ens.clone(), last_zxid, current_epoch, peer_rx));
+    }
     let tick = Duration::from_millis((cfg.tick_time as u64 / 2).clamp(10, 1000));
     let core_thread = std::thread::Builder::new()
         .name("zk-core".into())
@@ -153,6 +182,7 @@ pub fn start(cfg: Config) -> Result<Running, ServerError> {
     let local = std_listener.local_addr()?;
     let (shutdown_tx, mut shutdown_rx) = tokio::sync::oneshot::channel::<()>();
     let accept_core = core_tx.clone();
+    let peer_core = core_tx.clone();
     let accept_cfg = cfg.clone();
     let accept_thread = std::thread::Builder::new()
         .name("zk-net".into())
@@ -168,6 +198,15 @@ pub fn start(cfg: Config) -> Result<Running, ServerError> {
                     return;
                 }
             };
+            if let Some((ens, last_zxid, epoch, cmds)) = peer_start {
+                rt.spawn(async move {
+                    if let Err(e) = crate::quorum::peer::run(ens, last_zxid, epoch, peer_core, cmds).await {
+                        tracing::error!("the quorum peer stopped: {e}");
+                        eprintln!("zk-server: {e}");
+                        std::process::exit(1);
+                    }
+                });
+            }
             rt.block_on(async move {
                 let listener = match tokio::net::TcpListener::from_std(std_listener) {
                     Ok(l) => l,

@@ -151,9 +151,13 @@ pub struct Committer {
     pub log: TxnLogWriter,
     pub snap_dir: PathBuf,
     pub log_dir: PathBuf,
+    pub pre_alloc_size: u64,
     pub stats: Arc<ServerStats>,
     pub inflight: Arc<AtomicUsize>,
     pub retain: usize,
+    /// In an ensemble, ZAB acknowledges a txn only once it is durable: after each fsync the
+    /// last zxid written is reported here (`CoreMsg::Logged`).
+    pub logged: Option<crossbeam_channel::Sender<crate::core::CoreMsg>>,
 }
 
 impl Committer {
@@ -170,14 +174,21 @@ impl Committer {
             let mut deliver = Vec::new();
             let mut batches = 0;
             let mut dirty = false;
+            let mut last_logged = None;
             for j in jobs {
                 match j {
+                    CommitJob::Exec(f) => {
+                        // Ordered after everything queued before it, and durable.
+                        self.sync(&mut dirty);
+                        (f.0)(&mut self);
+                    }
                     CommitJob::Batch { txns, outputs } => {
                         for (zxid, payload) in &txns {
                             if let Err(e) = self.log.append(*zxid, payload) {
                                 fatal(&format!("cannot append to the transaction log: {e}"));
                             }
                             dirty = true;
+                            last_logged = Some(*zxid);
                         }
                         deliver.push(outputs);
                         batches += 1;
@@ -211,6 +222,9 @@ impl Committer {
                 }
             }
             self.sync(&mut dirty);
+            if let (Some(tx), Some(zxid)) = (&self.logged, last_logged) {
+                let _ = tx.send(crate::core::CoreMsg::Logged { zxid });
+            }
             for outputs in deliver {
                 for (tx, out) in outputs {
                     deliver_out(&self.stats, &tx, out);
@@ -221,6 +235,17 @@ impl Committer {
         let _ = self.log.commit();
         for h in snapshot_threads {
             let _ = h.join();
+        }
+    }
+
+    /// Makes everything appended so far durable and starts a new log file at the next
+    /// append (after a truncation or a reload, zxids restart below the old writer's last).
+    pub fn reopen(&mut self) {
+        let mut dirty = true;
+        self.sync(&mut dirty);
+        match TxnLogWriter::open(&self.log_dir, self.pre_alloc_size) {
+            Ok(w) => self.log = w,
+            Err(e) => fatal(&format!("cannot reopen the transaction log: {e}")),
         }
     }
 

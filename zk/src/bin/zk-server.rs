@@ -59,8 +59,8 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if cfg.is_distributed() {
-        eprintln!("zk-server: quorum mode (server.N entries with more than one voter) is not supported yet; remove the server.N lines to run standalone");
+    if cfg.is_distributed() && cfg.my_id.is_none() {
+        eprintln!("zk-server: quorum mode needs a myid file in dataDir");
         return ExitCode::from(1);
     }
     let running = match zk::server::start(cfg) {

@@ -449,6 +449,11 @@ impl Leader {
     }
 
     /// Number of proposals waiting for a quorum.
+    /// Syncs waiting for a proposal to commit (`getNumPendingSyncs`).
+    pub fn pending_sync_count(&self) -> usize {
+        self.pending_syncs.values().map(Vec::len).sum()
+    }
+
     pub fn outstanding(&self) -> usize {
         self.outstanding.len()
     }

@@ -1,5 +1,6 @@
 //! The ensemble (quorum) side of the server: ZAB, compatible with Apache ZooKeeper 3.8 peers
-//! (spec §14). Not wired into `zk-server` yet: these are the parts a QuorumPeer loop needs.
+//! (spec §14). `peer` runs elections and opens each role's connections; `role` is what the
+//! core does as leader or follower.
 //!
 //! Leader election, in the order of a message's path:
 //! - `cnxmanager` (tokio): the election port. It listens, dials peers, exchanges the initial
@@ -27,6 +28,8 @@ pub mod election;
 pub mod election_wire;
 pub mod leader;
 pub mod learner;
+pub mod peer;
+pub mod role;
 pub mod sync;
 pub mod zab_io;
 pub mod zab_wire;
