@@ -16,6 +16,7 @@
 pub mod apache;
 pub mod climt;
 pub mod durability;
+pub mod ensemble;
 pub mod fourlw;
 pub mod server;
 pub mod wait;

@@ -159,6 +159,13 @@ pub struct ServerOptions {
     pub env: Vec<(String, String)>,
     /// How long to wait for the server to answer `srvr`.
     pub startup_timeout: Duration,
+    /// A fixed client port (ensemble members need theirs before any starts).
+    pub client_port: Option<u16>,
+    /// The `myid` file written into the data directory.
+    pub myid: Option<u64>,
+    /// Wait until `srvr` reports a mode (serving). Ensemble members cannot serve alone, so
+    /// they only wait for the client port to answer.
+    pub wait_serving: bool,
 }
 
 impl Default for ServerOptions {
@@ -179,6 +186,9 @@ impl Default for ServerOptions {
             system_props: Vec::new(),
             env: Vec::new(),
             startup_timeout: Duration::from_secs(30),
+            client_port: None,
+            myid: None,
+            wait_serving: true,
         }
     }
 }
@@ -384,6 +394,11 @@ impl TestServer {
         // The port is free when picked but another process may grab it before the server binds
         // it; retry with a fresh port in that (rare) case.
         let mut last_err = None;
+        if let Some(p) = server.opts.client_port {
+            server.port = p;
+            server.spawn_and_wait()?;
+            return Ok(server);
+        }
         for _ in 0..4 {
             server.port = free_port()?;
             match server.spawn_and_wait() {
@@ -442,6 +457,11 @@ impl TestServer {
             None => false,
             Some(c) => matches!(c.try_wait(), Ok(None)),
         }
+    }
+
+    /// Replaces the options used by the next (re)start.
+    pub fn set_options(&mut self, opts: ServerOptions) {
+        self.opts = opts;
     }
 
     /// Sends a four-letter word to this server.
@@ -547,6 +567,9 @@ impl TestServer {
             .opts
             .zoo_cfg(self.port, &self.data_dir, &self.data_log_dir);
         fs::write(&self.cfg_path, cfg).context("writing zoo.cfg")?;
+        if let Some(id) = self.opts.myid {
+            fs::write(self.data_dir.join("myid"), format!("{id}\n")).context("writing myid")?;
+        }
         if self.kind == ServerKind::Zkraft && !zkraft_binary().is_file() {
             bail!(
                 "zkraft server binary not found at {} (build it with `cargo build --release -p zk` \
@@ -602,7 +625,7 @@ impl TestServer {
                 );
             }
             if let Ok(out) = four_letter_word(self.addr(), "srvr", Duration::from_secs(2)) {
-                if out.contains("Mode:") {
+                if out.contains("Mode:") || !self.opts.wait_serving {
                     return Ok(());
                 }
             }

@@ -1,0 +1,330 @@
+//! Ensembles of three zkraft servers as separate processes on loopback (`ZK_IMPL=apache`
+//! runs the same tests against Apache ZooKeeper 3.8): election, reads and writes through
+//! every member, sessions moving between members, and leader failure under load with an
+//! acknowledged-write check on every member's tree.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tests::ackcheck::{check_recovery, AckLog, Tree};
+use tests::ensemble::{Ensemble, Mode};
+use tests::rawclient::{open_acl, RawClient};
+use tests::{wait_until, ServerKind, ServerOptions};
+
+const NO_NODE: i32 = -101;
+const NODE_EXISTS: i32 = -110;
+
+fn opts() -> ServerOptions {
+    ServerOptions::new()
+        .tick_time(200)
+        .four_lw(&["srvr", "mntr", "stat", "ruok"])
+}
+
+fn start3() -> Ensemble {
+    Ensemble::start(ServerKind::from_env(), 3, opts()).expect("ensemble")
+}
+
+fn addr(e: &Ensemble, i: usize) -> SocketAddr {
+    e.nodes[i].addr()
+}
+
+fn client(e: &Ensemble, i: usize) -> RawClient {
+    RawClient::connect(addr(e, i), 10_000).expect("connect")
+}
+
+/// `path -> (data, version)` of everything under `root`, read after a `sync` so that the
+/// member has applied every write committed before.
+fn read_tree(c: &mut RawClient, root: &str) -> Tree {
+    c.sync(root).expect("sync").expect("sync ok");
+    let mut out = Tree::new();
+    let mut todo = vec![root.to_string()];
+    while let Some(p) = todo.pop() {
+        let Ok(d) = c.get_data(&p, false).expect("get_data") else {
+            continue;
+        };
+        out.insert(p.clone(), (d.data.unwrap_or_default(), d.stat.version));
+        if let Ok(kids) = c.get_children(&p, false).expect("get_children") {
+            for k in kids {
+                todo.push(if p == "/" {
+                    format!("/{k}")
+                } else {
+                    format!("{p}/{k}")
+                });
+            }
+        }
+    }
+    out
+}
+
+fn mntr(e: &Ensemble, i: usize) -> BTreeMap<String, String> {
+    e.nodes[i]
+        .four_letter_word("mntr")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn t10_three_members_elect_one_leader_and_serve_everywhere() {
+    let e = start3();
+    let leader = e.leader().expect("one leader");
+    let modes = e.modes();
+    assert_eq!(
+        modes.iter().filter(|m| **m == Mode::Follower).count(),
+        2,
+        "{modes:?}"
+    );
+    let m = mntr(&e, leader);
+    assert_eq!(m.get("zk_server_state").map(String::as_str), Some("leader"));
+    assert_eq!(m.get("zk_synced_followers").map(String::as_str), Some("2"), "{m:?}");
+    assert_eq!(m.get("zk_pending_syncs").map(String::as_str), Some("0"));
+    let follower = (0..3).find(|&i| i != leader).unwrap();
+    assert_eq!(
+        mntr(&e, follower).get("zk_server_state").map(String::as_str),
+        Some("follower")
+    );
+
+    // Writes through every member, each seen by every other member.
+    let mut cs: Vec<RawClient> = (0..3).map(|i| client(&e, i)).collect();
+    cs[0].create("/t10", Some(b"root"), &open_acl(), 0).unwrap().unwrap();
+    for i in 0..3 {
+        let p = format!("/t10/from{i}");
+        assert_eq!(cs[i].create(&p, Some(b"v0"), &open_acl(), 0).unwrap(), Ok(p.clone()));
+        let st = cs[i].set_data(&p, Some(format!("v{i}").as_bytes()), 0).unwrap().unwrap();
+        assert_eq!(st.version, 1);
+        // A client reads its own write at once, wherever it is connected.
+        let d = cs[i].get_data(&p, false).unwrap().unwrap();
+        assert_eq!(d.data.as_deref(), Some(format!("v{i}").as_bytes()));
+    }
+    // The same create through another member fails as it does on one server.
+    assert_eq!(
+        cs[1].create("/t10/from0", Some(b"x"), &open_acl(), 0).unwrap(),
+        Err(NODE_EXISTS)
+    );
+    let trees: Vec<Tree> = cs.iter_mut().map(|c| read_tree(c, "/t10")).collect();
+    assert_eq!(trees[0].len(), 4, "{:?}", trees[0]);
+    assert_eq!(trees[0], trees[1]);
+    assert_eq!(trees[0], trees[2]);
+
+    // A watch set on one member fires for a write through another.
+    cs[2].exists("/t10/w", true).unwrap().unwrap_err();
+    cs[1].create("/t10/w", None, &open_acl(), 0).unwrap().unwrap();
+    let n = cs[2].wait_notifications(1, Duration::from_secs(10)).unwrap();
+    assert_eq!(n[0].event.path, "/t10/w");
+
+    // Ephemerals of a session on one member vanish everywhere when it closes.
+    cs[0].create("/t10/eph", None, &open_acl(), 1).unwrap().unwrap();
+    assert!(cs[2].sync("/t10").unwrap().is_ok());
+    assert!(cs[2].exists("/t10/eph", false).unwrap().is_ok());
+    cs[0].close_session().unwrap();
+    wait_until(Duration::from_secs(10), "the ephemeral to vanish", || {
+        cs[2].sync("/t10").unwrap().unwrap();
+        (cs[2].exists("/t10/eph", false).unwrap() == Err(NO_NODE)).then_some(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn t20_a_session_moves_between_members_with_its_ephemerals() {
+    let e = start3();
+    let mut a = client(&e, 0);
+    a.create("/t20", None, &open_acl(), 0).unwrap().unwrap();
+    a.create("/t20/eph", Some(b"mine"), &open_acl(), 1).unwrap().unwrap();
+    let (sid, passwd, timeout, zxid) = (a.session_id, a.passwd.clone(), a.timeout_ms, a.last_zxid);
+    a.drop_connection();
+    // The same session, resumed on another member.
+    let p = tests::rawclient::ConnectParams::resume(sid, &passwd, timeout, zxid);
+    let mut b = RawClient::connect_with(addr(&e, 1), &p).unwrap();
+    assert_eq!(b.session_id, sid, "session refused: {:?}", b.connect_response);
+    let st = b.exists("/t20/eph", false).unwrap().unwrap();
+    assert_eq!(st.ephemeral_owner, sid);
+    // It writes through its new member, and its close removes the ephemeral everywhere.
+    b.set_data("/t20/eph", Some(b"moved"), -1).unwrap().unwrap();
+    b.close_session().unwrap();
+    let mut c = client(&e, 2);
+    wait_until(Duration::from_secs(10), "the ephemeral to vanish", || {
+        c.sync("/t20").unwrap().unwrap();
+        (c.exists("/t20/eph", false).unwrap() == Err(NO_NODE)).then_some(())
+    })
+    .unwrap();
+    // A wrong password is refused by every member.
+    let bad = tests::rawclient::ConnectParams::resume(sid, &[1; 16], timeout, 0);
+    let r = RawClient::connect_with(addr(&e, 2), &bad).unwrap();
+    assert_eq!(r.connect_response.session_id, 0);
+}
+
+/// One writer: its own paths, through one member at a time, moving on when that member
+/// fails. Records every write's outcome.
+fn writer(e_addrs: Vec<SocketAddr>, id: usize, stop: Arc<AtomicBool>, log: Arc<Mutex<AckLog>>) {
+    let mut member = id % e_addrs.len();
+    let mut n: usize = 0;
+    let base = format!("/t30/w{id}");
+    let mut c: Option<RawClient> = None;
+    let mut created_base = false;
+    while !stop.load(Ordering::Relaxed) {
+        let cl = match c.as_mut() {
+            Some(cl) => cl,
+            None => match RawClient::connect(e_addrs[member], 10_000) {
+                Ok(mut cl) => {
+                    cl.request_timeout = Duration::from_secs(5);
+                    c.insert(cl)
+                }
+                Err(_) => {
+                    member = (member + 1) % e_addrs.len();
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                }
+            },
+        };
+        if !created_base {
+            match cl.create(&base, Some(b""), &open_acl(), 0) {
+                Ok(Ok(_)) | Ok(Err(NODE_EXISTS)) => {
+                    log.lock().unwrap().maybe_create(base.clone(), "");
+                    created_base = true;
+                }
+                _ => {
+                    c = None;
+                    member = (member + 1) % e_addrs.len();
+                }
+            }
+            continue;
+        }
+        let p = format!("{base}/n{n}");
+        let data = format!("w{id}-{n}");
+        match cl.create(&p, Some(data.as_bytes()), &open_acl(), 0) {
+            Ok(Ok(_)) => {
+                log.lock().unwrap().ack_create(p, data);
+                n += 1;
+            }
+            Ok(Err(NODE_EXISTS)) => {
+                // An earlier indeterminate create of this path took effect.
+                n += 1;
+            }
+            Ok(Err(code)) => panic!("create {p}: error {code}"),
+            Err(_) => {
+                log.lock().unwrap().maybe_create(p, data);
+                c = None;
+                member = (member + 1) % e_addrs.len();
+            }
+        }
+    }
+}
+
+#[test]
+fn t30_kill9_leader_under_writers_loses_no_acknowledged_write() {
+    let mut e = start3();
+    let addrs: Vec<SocketAddr> = (0..3).map(|i| addr(&e, i)).collect();
+    let mut c = client(&e, 0);
+    c.create("/t30", None, &open_acl(), 0).unwrap().unwrap();
+    drop(c);
+    let log = Arc::new(Mutex::new(AckLog::new()));
+    log.lock().unwrap().ack_create("/t30", "");
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..4)
+        .map(|id| {
+            let (a, s, l) = (addrs.clone(), stop.clone(), log.clone());
+            std::thread::spawn(move || writer(a, id, s, l))
+        })
+        .collect();
+    let acked = || log.lock().unwrap().events().iter().filter(|e| e.acked).count();
+    wait_until(Duration::from_secs(20), "writes before the kill", || {
+        (acked() > 200).then_some(())
+    })
+    .unwrap();
+    // Failover: from the kill to the first write issued after it that is acknowledged.
+    let before = acked();
+    let mut probe = 0usize;
+    let live: Vec<SocketAddr> = addrs.clone();
+    let probe_log = log.clone();
+    let (old, failover) = e
+        .kill_leader_and_time(Duration::from_secs(30), || {
+            probe += 1;
+            let a = live[probe % live.len()];
+            let Ok(mut c) = RawClient::connect(a, 10_000) else {
+                return false;
+            };
+            c.request_timeout = Duration::from_secs(2);
+            let p = format!("/t30/probe{probe}");
+            match c.create(&p, None, &open_acl(), 0) {
+                Ok(Ok(_)) => {
+                    probe_log.lock().unwrap().ack_create(p, "");
+                    true
+                }
+                _ => {
+                    probe_log.lock().unwrap().maybe_create(p, "");
+                    false
+                }
+            }
+        })
+        .unwrap();
+    eprintln!("failover: first acknowledged write {failover:?} after the leader was killed");
+    assert!(
+        failover < Duration::from_secs(10),
+        "failover took {failover:?}"
+    );
+    wait_until(Duration::from_secs(20), "writes with the new leader", || {
+        (acked() > before + 200).then_some(())
+    })
+    .unwrap();
+    // The old leader comes back as a follower and catches up.
+    e.start_again(old).unwrap();
+    wait_until(Duration::from_secs(20), "more writes", || {
+        (acked() > before + 400).then_some(())
+    })
+    .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    e.wait_serving(Duration::from_secs(30)).unwrap();
+    let trees: Vec<Tree> = (0..3)
+        .map(|i| read_tree(&mut client(&e, i), "/t30"))
+        .collect();
+    let names = ["member1", "member2", "member3"];
+    let refs: Vec<(&str, &Tree)> = names.iter().copied().zip(trees.iter()).collect();
+    let log = log.lock().unwrap();
+    if let Err(r) = check_recovery(&log, &refs, Some("/t30")) {
+        panic!("acknowledged writes lost or members diverged:\n{r}");
+    }
+    eprintln!(
+        "{} acknowledged writes checked on 3 members",
+        log.events().iter().filter(|e| e.acked).count()
+    );
+}
+
+#[test]
+fn t40_a_member_alone_does_not_serve_and_a_majority_does() {
+    let mut e = start3();
+    let leader = e.leader().unwrap();
+    let others: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
+    // Two members down: the last one cannot form a quorum and stops serving.
+    e.kill9(others[0]).unwrap();
+    e.kill9(others[1]).unwrap();
+    wait_until(Duration::from_secs(20), "the lone member to stop serving", || {
+        (e.mode(leader) == Mode::Down).then_some(())
+    })
+    .unwrap();
+    let refused = match RawClient::connect(addr(&e, leader), 5000) {
+        Err(_) => true,
+        Ok(mut c) => matches!(c.get_data("/", false), Err(_)) || c.is_closed(),
+    };
+    assert!(refused, "a member without a quorum served a client");
+    // One back: a majority again.
+    e.start_again(others[0]).unwrap();
+    let mut serving = vec![leader, others[0]];
+    serving.sort();
+    wait_until(Duration::from_secs(30), "a majority to serve", || {
+        serving
+            .iter()
+            .all(|&i| e.mode(i) != Mode::Down)
+            .then_some(())
+    })
+    .unwrap();
+    let mut c = client(&e, others[0]);
+    c.create("/t40", None, &open_acl(), 0).unwrap().unwrap();
+}
