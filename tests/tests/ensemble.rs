@@ -5,12 +5,13 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tests::ackcheck::{check_recovery, AckLog, Tree};
 use tests::ensemble::{Ensemble, Mode};
+use tests::linearizability::{check, Call, Limits, Op, Register};
 use tests::rawclient::{open_acl, RawClient};
 use tests::{wait_until, ServerKind, ServerOptions};
 
@@ -327,4 +328,162 @@ fn t40_a_member_alone_does_not_serve_and_a_majority_does() {
     .unwrap();
     let mut c = client(&e, others[0]);
     c.create("/t40", None, &open_acl(), 0).unwrap().unwrap();
+}
+
+/// One client process of the CAS-register workload: random reads (sync + getData, the
+/// linearizable read ZooKeeper offers), version CAS and blind writes on a few keys, through
+/// one member at a time, moving to the next member when its connection fails.
+fn cas_client(
+    addrs: Vec<SocketAddr>,
+    process: u64,
+    t0: Instant,
+    stop: Arc<AtomicBool>,
+    done: Arc<AtomicUsize>,
+) -> Vec<Op<String, String>> {
+    let now = || t0.elapsed().as_micros() as u64;
+    let mut rng = process.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut member = process as usize % addrs.len();
+    let mut c: Option<RawClient> = None;
+    let mut history = Vec::new();
+    let mut last_version: BTreeMap<String, i32> = BTreeMap::new();
+    let mut n = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let cl = match c.as_mut() {
+            Some(cl) => cl,
+            None => match RawClient::connect(addrs[member], 10_000) {
+                Ok(mut cl) => {
+                    cl.request_timeout = Duration::from_secs(3);
+                    c.insert(cl)
+                }
+                Err(_) => {
+                    member = (member + 1) % addrs.len();
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                }
+            },
+        };
+        let key = format!("/t50/k{}", next() % 3);
+        n += 1;
+        let value = format!("p{process}-{n}");
+        let invoke = now();
+        let failed = match next() % 3 {
+            0 => match cl.sync(&key).and_then(|_| cl.get_data(&key, false)) {
+                Ok(Ok(d)) => {
+                    let v = String::from_utf8_lossy(&d.data.unwrap_or_default()).into_owned();
+                    last_version.insert(key.clone(), d.stat.version);
+                    history.push(Op::read(process, key, invoke, now(), v, d.stat.version));
+                    false
+                }
+                Ok(Err(code)) => panic!("read {key}: error {code}"),
+                Err(_) => true, // an unanswered read tells nothing
+            },
+            1 => {
+                let expected = last_version.get(&key).copied().unwrap_or(0);
+                match cl.set_data(&key, Some(value.as_bytes()), expected) {
+                    Ok(Ok(st)) => {
+                        last_version.insert(key.clone(), st.version);
+                        history.push(Op::cas(process, key, invoke, now(), expected, value, true));
+                        false
+                    }
+                    Ok(Err(-103)) => {
+                        history.push(Op::cas(process, key, invoke, now(), expected, value, false));
+                        false
+                    }
+                    Ok(Err(code)) => panic!("cas {key}: error {code}"),
+                    Err(_) => {
+                        history.push(Op::indeterminate(
+                            process,
+                            key,
+                            invoke,
+                            Call::CasVersion {
+                                expected,
+                                new: value,
+                            },
+                        ));
+                        true
+                    }
+                }
+            }
+            _ => match cl.set_data(&key, Some(value.as_bytes()), -1) {
+                Ok(Ok(st)) => {
+                    last_version.insert(key.clone(), st.version);
+                    history.push(Op::write(process, key, invoke, now(), value, st.version));
+                    false
+                }
+                Ok(Err(code)) => panic!("write {key}: error {code}"),
+                Err(_) => {
+                    history.push(Op::indeterminate(process, key, invoke, Call::Write(value)));
+                    true
+                }
+            },
+        };
+        if failed {
+            c = None;
+            member = (member + 1) % addrs.len();
+        } else {
+            done.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    history
+}
+
+#[test]
+fn t50_cas_register_through_every_member_across_leader_kills_is_linearizable() {
+    let mut e = start3();
+    let addrs: Vec<SocketAddr> = (0..3).map(|i| addr(&e, i)).collect();
+    let mut c = client(&e, 0);
+    c.create("/t50", None, &open_acl(), 0).unwrap().unwrap();
+    for k in 0..3 {
+        c.create(&format!("/t50/k{k}"), Some(b"init"), &open_acl(), 0)
+            .unwrap()
+            .unwrap();
+    }
+    drop(c);
+    let stop = Arc::new(AtomicBool::new(false));
+    let t0 = Instant::now();
+    let done = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..6)
+        .map(|p| {
+            let (a, s, d) = (addrs.clone(), stop.clone(), done.clone());
+            std::thread::spawn(move || cas_client(a, p, t0, s, d))
+        })
+        .collect();
+    // Some operations between every step: before a kill, with two members, after the restart.
+    let progress = |n: usize| {
+        let target = done.load(Ordering::Relaxed) + n;
+        wait_until(Duration::from_secs(30), "operations to complete", || {
+            (done.load(Ordering::Relaxed) >= target).then_some(())
+        })
+        .unwrap();
+    };
+    for round in 0..3 {
+        progress(1000);
+        let l = e.leader().unwrap_or_else(|| panic!("round {round}: {:?}", e.modes()));
+        e.kill9(l).unwrap();
+        e.wait_serving(Duration::from_secs(30)).unwrap();
+        progress(300);
+        e.start_again(l).unwrap();
+        e.wait_serving(Duration::from_secs(30)).unwrap();
+    }
+    progress(500);
+    stop.store(true, Ordering::Relaxed);
+    let history: Vec<Op<String, String>> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    let definite = history.iter().filter(|o| o.complete.is_some()).count();
+    assert!(definite > 300, "too few operations completed: {definite}");
+    match check(&history, |_| Register::new("init".to_string(), 0), &Limits::default()) {
+        Ok(stats) => eprintln!(
+            "{} operations ({definite} definite) linearizable: {stats:?}",
+            history.len()
+        ),
+        Err(e) => panic!("history of {} operations: {e}", history.len()),
+    }
 }
