@@ -964,6 +964,11 @@ pub struct DiffConfig {
     pub sort_acls: bool,
     /// Extra settings for both servers (`-D` for Apache, zoo.cfg for ours).
     pub extra_system_props: Vec<(String, String)>,
+    /// 1: a standalone server per side. 3 or more: an ensemble per side, session slot `s`
+    /// on member `s % members`, a bounced session resumed on the next member, and a `sync`
+    /// on every session before each action and as the barrier after it (a member answers
+    /// reads from its own tree, which may lag the commit by a moment).
+    pub members: usize,
 }
 
 /// Differences between Apache 3.8.0 (Debian) and zkraft found by this suite; the directed
@@ -994,6 +999,7 @@ impl DiffConfig {
             avoid_known: std::env::var("DIFF_AVOID_KNOWN").is_ok_and(|v| v == "1"),
             sort_acls: true,
             extra_system_props: Vec::new(),
+            members: 1,
         }
     }
 
@@ -1832,7 +1838,10 @@ pub struct OpRecord {
 /// One server and its sessions.
 pub struct Side {
     pub kind: ServerKind,
-    pub server: TestServer,
+    /// The standalone server, or the ensemble's members.
+    pub servers: Vec<TestServer>,
+    pub ensemble: Option<crate::ensemble::Ensemble>,
+    addrs: Vec<std::net::SocketAddr>,
     control: RawClient,
     slots: Vec<Option<RawClient>>,
     expired: Vec<(i64, Vec<u8>, i32)>,
@@ -1851,21 +1860,49 @@ const EXPIRY_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Side {
     pub fn start(kind: ServerKind, cfg: &DiffConfig) -> Result<Side> {
-        let server = TestServer::start(kind, cfg.server_options())?;
+        let (servers, ensemble, addrs) = if cfg.members > 1 {
+            let e = crate::ensemble::Ensemble::start(kind, cfg.members, cfg.server_options())?;
+            let addrs = e.nodes.iter().map(|n| n.addr()).collect();
+            (Vec::new(), Some(e), addrs)
+        } else {
+            let server = TestServer::start(kind, cfg.server_options())?;
+            let addrs = vec![server.addr()];
+            (vec![server], None, addrs)
+        };
         let mut norm = Norm::new();
         norm.sort_acls = cfg.sort_acls;
         let control =
-            RawClient::connect(server.addr(), LONG_TIMEOUT_MS).context("control session")?;
+            RawClient::connect(addrs[0], LONG_TIMEOUT_MS).context("control session")?;
         norm.session(control.session_id);
         Ok(Side {
             kind,
-            server,
+            servers,
+            ensemble,
+            addrs,
             control,
             slots: (0..cfg.slots()).map(|_| None).collect(),
             expired: Vec::new(),
             norm,
             corrupt_at: None,
         })
+    }
+
+    /// The member session slot `s` starts on.
+    fn slot_addr(&self, s: usize) -> std::net::SocketAddr {
+        self.addrs[s % self.addrs.len()]
+    }
+
+    /// Brings slot `s`'s member up to date with every commit (ensembles only); the sync's
+    /// reply and any notifications stay unrecorded until the next read of the slot.
+    fn sync_slot(&mut self, s: usize) {
+        if self.ensemble.is_none() {
+            return;
+        }
+        if let Some(c) = self.slots.get_mut(s).and_then(|c| c.as_mut()) {
+            if !c.is_closed() {
+                let _ = c.sync("/");
+            }
+        }
     }
 
     fn maybe_corrupt(&self, index: usize, r: &mut Reply) {
@@ -1894,7 +1931,7 @@ impl Side {
                 if *old_client {
                     p.read_only = None;
                 }
-                match RawClient::connect_with(self.server.addr(), &p) {
+                match RawClient::connect_with(self.slot_addr(*s), &p) {
                     Ok(c) => {
                         lines.push(format!("S{s} {}", self.norm.connect(&c.connect_response)));
                         self.slots[*s] = Some(c);
@@ -1902,7 +1939,10 @@ impl Side {
                     Err(e) => lines.push(format!("S{s} connect failed: {e:#}")),
                 }
             }
-            Action::Req { s, req } => self.execute_req(index, *s, req, &mut lines, &mut obs),
+            Action::Req { s, req } => {
+                self.sync_slot(*s);
+                self.execute_req(index, *s, req, &mut lines, &mut obs)
+            }
             Action::Close { s } => {
                 if let Some(mut c) = self.slots[*s].take() {
                     let xid = c.next_xid();
@@ -1932,10 +1972,13 @@ impl Side {
             }
             Action::Bounce { s } => {
                 if let Some(c) = self.slots[*s].take() {
+                    let c_addr = c.addr();
                     let p =
                         ConnectParams::resume(c.session_id, &c.passwd, c.timeout_ms, c.last_zxid);
                     c.drop_connection();
-                    match RawClient::connect_with(self.server.addr(), &p) {
+                    // In an ensemble the session moves to the next member.
+                    let a = self.addrs[(self.addrs.iter().position(|x| *x == c_addr).unwrap_or(0) + 1) % self.addrs.len()];
+                    match RawClient::connect_with(a, &p) {
                         Ok(nc) => {
                             lines.push(format!(
                                 "S{s} resumed: {}",
@@ -1959,7 +2002,7 @@ impl Side {
                         *b ^= 0x55;
                     }
                     let p = ConnectParams::resume(c.session_id, &pw, c.timeout_ms, c.last_zxid);
-                    match RawClient::connect_with(self.server.addr(), &p) {
+                    match RawClient::connect_with(self.slot_addr(*s), &p) {
                         Ok(mut nc) => {
                             lines.push(format!(
                                 "bad password: {}",
@@ -1984,7 +2027,7 @@ impl Side {
                         c.timeout_ms,
                         c.last_zxid + 1000,
                     );
-                    match RawClient::connect_with(self.server.addr(), &p) {
+                    match RawClient::connect_with(self.slot_addr(*s), &p) {
                         Ok(nc) => lines.push(format!(
                             "future zxid: {}",
                             self.norm.connect(&nc.connect_response)
@@ -2025,7 +2068,7 @@ impl Side {
                         old.timeout_ms,
                         old.last_zxid,
                     );
-                    match RawClient::connect_with(self.server.addr(), &p) {
+                    match RawClient::connect_with(self.slot_addr(*s), &p) {
                         Ok(nc) => {
                             lines.push(format!(
                                 "S{s} second connection: {}",
@@ -2051,7 +2094,7 @@ impl Side {
             Action::ResumeExpired { k } => {
                 if let Some((id, pw, to)) = self.expired.get(*k).cloned() {
                     let p = ConnectParams::resume(id, &pw, to, 0);
-                    match RawClient::connect_with(self.server.addr(), &p) {
+                    match RawClient::connect_with(self.slot_addr(*k), &p) {
                         Ok(mut c) => {
                             lines.push(format!(
                                 "expired #{k}: {}",
@@ -2218,10 +2261,17 @@ impl Side {
     fn barrier(&mut self, lines: &mut Vec<String>) {
         let deadline = Instant::now() + BARRIER_TIMEOUT;
         let mut sent = vec![false; self.slots.len()];
+        // A member delivers the notifications of every commit before its reply to a sync;
+        // a ping only orders the member's own traffic.
+        let (bop, bbody) = if self.ensemble.is_some() {
+            (op::SYNC, PathRequest { path: "/".into() }.to_bytes())
+        } else {
+            (op::PING, Vec::new())
+        };
         for (i, slot) in self.slots.iter_mut().enumerate() {
             if let Some(c) = slot {
                 if !c.is_closed() {
-                    sent[i] = c.send(-2, op::PING, &[]).is_ok();
+                    sent[i] = c.send(-2, bop, &bbody).is_ok();
                 }
             }
         }
@@ -2277,6 +2327,8 @@ impl Side {
         if matches!(created, Ok(Ok(_))) {
             // Every other session watches the marker, so the expiry must notify them.
             for i in 0..self.slots.len() {
+                // Another member may not have applied the marker's create yet.
+                self.sync_slot(i);
                 if let Some(o) = self.slots[i].as_mut() {
                     let r = o.exists(marker, true);
                     lines.push(format!(

@@ -53,6 +53,35 @@ fn differential_random_sequences() {
     );
 }
 
+/// The same random sequences, each side a three-member ensemble (Apache's and ours), each
+/// session on a different member and moving to another when bounced.
+#[test]
+fn differential_random_sequences_through_three_member_ensembles() {
+    let (a, b) = pair_from_env();
+    let ops = ops_from_env(300);
+    let seeds = seeds_from_env(&[11, 12]);
+    let dir = out_dir().join("ensemble");
+    let mut failures = Vec::new();
+    for seed in seeds {
+        let mut cfg = DiffConfig::new(seed, ops, a, b);
+        cfg.members = 3;
+        eprintln!("differential (3 members): seed={seed} ops={ops} A={a} B={b}");
+        let report = run(&cfg).unwrap_or_else(|e| panic!("seed {seed}: {e:#}"));
+        if let Err(e) = report.write_traces(&dir) {
+            eprintln!("could not write traces to {}: {e:#}", dir.display());
+        }
+        eprint!("{}", report.summary());
+        if !report.mismatches.is_empty() {
+            failures.push(report.summary());
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "differences found:\n{}",
+        failures.join("\n")
+    );
+}
+
 /// The whole pipeline must be able to fail: side B's reply to one action is corrupted (header
 /// zxid + 1) and exactly that action must be reported. Runs the oracle against itself, which
 /// also checks that two fresh Apache servers give identical traces.
