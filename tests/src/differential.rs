@@ -671,6 +671,11 @@ impl Norm {
     }
 
     fn time(&mut self, zxid: i64, t: i64, what: &str, problems: &mut Vec<String>) {
+        if zxid == 0 {
+            // Nodes of the initial tree: time 0, except /zookeeper/config in an ensemble,
+            // stamped with each member's start time (mzxid 0, `initConfigInZKDatabase`).
+            return;
+        }
         if zxid != 0 && (t < self.window.0 || t > now_ms() + 5_000) {
             problems.push(format!(
                 "TIME {what}={t} of zxid {zxid:#x} outside the run's wall-clock window"

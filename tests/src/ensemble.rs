@@ -91,9 +91,23 @@ impl Ensemble {
     /// Starts `n` members of `kind` and waits until they serve with one leader.
     pub fn start(kind: ServerKind, n: usize, base: ServerOptions) -> Result<Ensemble> {
         let ports = pick_ports(n)?;
+        Self::start_with(kind, base, ports, vec![None; n])
+    }
+
+    /// Starts members on `ports`, member `i` on the existing data directory `dirs[i]` if
+    /// given (a fresh one otherwise), and waits until they serve with one leader.
+    pub fn start_with(
+        kind: ServerKind,
+        base: ServerOptions,
+        ports: Vec<MemberPorts>,
+        dirs: Vec<Option<std::path::PathBuf>>,
+    ) -> Result<Ensemble> {
         let mut nodes = Vec::new();
-        for i in 0..n {
-            let o = Self::member_options(&base, &ports, i);
+        for i in 0..ports.len() {
+            let mut o = Self::member_options(&base, &ports, i);
+            if let Some(Some(d)) = dirs.get(i) {
+                o.data_dir = Some(d.clone());
+            }
             nodes.push(TestServer::start(kind, o).with_context(|| format!("member {}", i + 1))?);
         }
         let e = Ensemble {

@@ -324,6 +324,7 @@ impl Core {
     pub(crate) fn set_quorum(&mut self, q: Quorum) {
         self.quorum = Some(q);
         self.role = Role::Looking;
+        self.init_config_node();
     }
 
     /// A snapshot is taken after snapCount/2 + random(snapCount/2) txns, as ZooKeeper does,

@@ -393,11 +393,28 @@ impl DataTree {
         self.ephemerals.values().map(|s| s.len()).sum()
     }
 
+    /// A session's ephemerals in the order ZooKeeper lists them in its closeSession txn:
+    /// the iteration order of a clone of Java's `HashSet<String>` (bucket of the spread
+    /// String.hashCode in a table sized for the set, then insertion, i.e. creation, order).
+    /// Followers delete, and notify, in this order.
     pub fn ephemerals_of(&self, session: i64) -> Vec<String> {
-        self.ephemerals
-            .get(&session)
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default()
+        let Some(set) = self.ephemerals.get(&session) else {
+            return Vec::new();
+        };
+        // HashMap.putMapEntries: tableSizeFor((int)(size / 0.75f + 1)).
+        let t = (set.len() as f32 / 0.75 + 1.0) as u32;
+        let cap = t.max(1).next_power_of_two();
+        let mut v: Vec<(u32, i64, String)> = set
+            .iter()
+            .map(|p| {
+                let h = Self::java_string_hash(p) as u32;
+                let bucket = (h ^ (h >> 16)) & (cap - 1);
+                let czxid = self.nodes.get(p.as_str()).map_or(0, |n| n.stat.czxid);
+                (bucket, czxid, p.clone())
+            })
+            .collect();
+        v.sort();
+        v.into_iter().map(|(_, _, p)| p).collect()
     }
 
     /// All sessions that own ephemerals, with their paths.
@@ -581,7 +598,13 @@ impl DataTree {
         Ok(())
     }
 
-    /// `DataTree.setData`.
+    /// Java's `String.hashCode` (over UTF-16 code units, wrapping).
+pub fn java_string_hash(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
+}
+
+/// `DataTree.setData`.
     pub fn set_data(
         &mut self,
         path: &str,

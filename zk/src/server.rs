@@ -169,6 +169,9 @@ pub fn start(cfg: Config) -> Result<Running, ServerError> {
             }
             core.flush(&mut sink);
             drop(sink);
+            // The core holds a sender of the commit channel in an ensemble: drop it so the
+            // commit thread sees the channel close and finishes.
+            drop(core);
             let _ = commit_thread.join();
         })?;
 

@@ -118,6 +118,11 @@ pub(crate) struct Following {
     revalidating: HashMap<i64, PendingConnect>,
     /// A SNAP sync's snapshot, installed at `InstallSnapshot`.
     snapshot: Option<DecodedSnapshot>,
+    /// Our tree came from our own disk (DIFF/TRUNC): each committed txn's recorded digest
+    /// must match the tree after applying it, or our history is not the leader's. After a
+    /// SNAP the tree may be fuzzy (a snapshot can hold txns past its zxid), so the check
+    /// stops there.
+    verify_digests: bool,
 }
 
 /// A reply a follower owes once a txn is applied.
@@ -306,6 +311,7 @@ impl Core {
             creating: HashMap::new(),
             revalidating: HashMap::new(),
             snapshot: None,
+            verify_digests: true,
         }));
         self.learner_actions(actions);
     }
@@ -361,8 +367,27 @@ impl Core {
         }
     }
 
+    /// `ZKDatabase.initConfigInZKDatabase`: /zookeeper/config holds the ensemble's config
+    /// text, with version -1 and the config version as mzxid, on every member.
+    pub(crate) fn init_config_node(&mut self) {
+        let Some(q) = &self.quorum else {
+            return;
+        };
+        let text = q.config_text.clone();
+        let mut triggers = Vec::new();
+        let _ = self.tree.set_data(
+            "/zookeeper/config",
+            Some(text),
+            -1,
+            0,
+            crate::core::now_wall(),
+            &mut triggers,
+        );
+    }
+
     fn install_tree(&mut self, tree: DataTree) {
         self.tree = tree;
+        self.init_config_node();
         let now = self.now_i();
         self.sessions = crate::session::SessionTracker::new(
             self.cfg.tick_time,
@@ -686,6 +711,7 @@ impl Core {
                         zxid,
                     ) {
                         Ok(t) => {
+                            f.verify_digests = false;
                             tracing::info!("installing the leader's snapshot at 0x{zxid:x}");
                             self.truncate_disk(zxid);
                             self.install_tree(t);
@@ -961,6 +987,16 @@ impl Core {
         let rc = self
             .tree
             .apply(client, e.hdr.zxid, e.hdr.time, &e.body, &mut triggers);
+        let verify = matches!(&self.role, Role::Following(f) if f.verify_digests);
+        if let (true, Some(d)) = (verify, &e.digest) {
+            let ours = self.tree.digest();
+            if d.tree_digest != ours && !matches!(e.body, TxnBody::Error(_)) {
+                triggers.clear();
+                self.triggers = triggers;
+                self.diverged(zxid, d.tree_digest, ours);
+                return Ok(());
+            }
+        }
         self.deliver(&mut triggers);
         self.triggers = triggers;
         let now = self.now_i();
@@ -1051,6 +1087,46 @@ impl Core {
             }
         }
         Ok(())
+    }
+
+    /// Our history is not the leader's (a data directory from another ensemble or an old
+    /// standalone run): ZooKeeper would serve it mixed with the leader's txns, so that this
+    /// member and the others answer differently. Keep it for the operator, start empty and
+    /// resync from the leader, which then sends its whole state.
+    fn diverged(&mut self, zxid: i64, theirs: i64, ours: i64) {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let q = self.quorum();
+        let dirs: Vec<PathBuf> = if q.snap_dir == q.log_dir {
+            vec![q.snap_dir.clone()]
+        } else {
+            vec![q.snap_dir.clone(), q.log_dir.clone()]
+        };
+        let moved: Vec<String> = dirs
+            .iter()
+            .map(|d| format!("{}.diverged-{stamp}", d.display()))
+            .collect();
+        tracing::error!(
+            "refusing our local data: after txn 0x{zxid:x} the leader's history has tree digest {theirs} but ours is {ours}, so this data directory holds a different history (another ensemble's, or an old standalone run's); moving it to {} and resyncing from the leader",
+            moved.join(" and ")
+        );
+        let plan: Vec<(PathBuf, PathBuf)> = dirs
+            .into_iter()
+            .zip(moved.iter().map(PathBuf::from))
+            .collect();
+        self.on_committer(move |c| {
+            for (from, to) in &plan {
+                if let Err(e) = std::fs::rename(from, to) {
+                    fatal(&format!("cannot move {} aside: {e}", from.display()));
+                }
+                if let Err(e) = std::fs::create_dir_all(from) {
+                    fatal(&format!("cannot recreate {}: {e}", from.display()));
+                }
+            }
+            c.reopen();
+        });
+        self.to_looking("diverged history moved aside");
     }
 
     // ---- shared hooks -------------------------------------------------------------------
