@@ -6,6 +6,7 @@
 //! (latency histogram), `report` (machine info and tables). See docs/benchmarks.md.
 
 mod client;
+mod ensemble;
 mod process;
 mod report;
 mod stats;
@@ -97,6 +98,13 @@ struct Args {
     /// VmRSS sampling interval in milliseconds.
     #[arg(long, default_value_t = 100)]
     rss_interval_ms: u64,
+    /// Run ensembles of this many members instead of standalone servers: the setData load
+    /// spread over the members, then `--kills` leader kills timed to the first write.
+    #[arg(long, default_value_t = 0)]
+    ensemble: usize,
+    /// Leader kills per ensemble (with `--ensemble`).
+    #[arg(long, default_value_t = 3)]
+    kills: usize,
 }
 
 fn secs(s: f64) -> Duration {
@@ -326,6 +334,46 @@ fn main() -> Result<()> {
         .enable_all()
         .build()
         .context("building the tokio runtime")?;
+    if args.ensemble > 0 {
+        ensure!(args.ensemble >= 3, "--ensemble needs at least 3 members");
+        let value = workloads::make_value(args.value_size);
+        let keys = Arc::new(Keys::new(args.keys, &value));
+        let shape = Shape {
+            sessions: args.sessions,
+            outstanding: args.outstanding,
+            warmup: secs(args.warmup),
+            duration: secs(args.duration),
+        };
+        let mut reports = Vec::new();
+        for &kind in &kinds {
+            reports.push(rt.block_on(ensemble::bench(
+                kind,
+                args.ensemble,
+                &launch,
+                keys.clone(),
+                &value,
+                shape,
+                secs(args.warmup_global),
+                args.kills,
+            ))?);
+        }
+        println!("## zk-bench: {}-member ensembles, zkraft vs Apache ZooKeeper\n", args.ensemble);
+        println!("Command:\n\n```\n{}\n```\n", report::command_line());
+        println!("Machine:\n\n{}- load average at end: {}\n", machine, report::load_avg());
+        println!(
+            "Load: {} sessions × {} outstanding setData, spread over the members, {}-byte values, {} keys, {:.0} s measured \
+             after {:.0} s warm-up; every member on this machine, fresh dataDir under {}, fsync on, tickTime 2000, initLimit 10, syncLimit 5.\n",
+            args.sessions,
+            args.outstanding,
+            args.value_size,
+            args.keys,
+            args.duration,
+            args.warmup_global,
+            launch.data_root.display()
+        );
+        println!("{}", ensemble::report(&reports));
+        return Ok(());
+    }
     let labels = Labels {
         sync: "sync create (1 session, 1 outstanding)".into(),
         write: format!("setData ({}×{})", args.sessions, args.outstanding),

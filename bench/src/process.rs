@@ -68,7 +68,7 @@ impl Launch {
         parts.join(" ")
     }
 
-    fn command(&self, kind: Kind, cfg: &Path, dir: &Path) -> Command {
+    pub(crate) fn command(&self, kind: Kind, cfg: &Path, dir: &Path) -> Command {
         match kind {
             Kind::Zkraft => {
                 let mut c = Command::new(&self.zkraft_bin);
@@ -119,7 +119,7 @@ pub struct Server {
     log_path: PathBuf,
 }
 
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     let l = TcpListener::bind("127.0.0.1:0").context("bind 127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
 }

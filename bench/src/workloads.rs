@@ -254,8 +254,22 @@ pub async fn throughput(
     mix: Mix,
     shape: Shape,
 ) -> Result<RunResult> {
+    throughput_spread(&[addr], server_pid, keys, mix, shape).await
+}
+
+/// [`throughput`] with session `i` connected to `addrs[i % addrs.len()]` (an ensemble's
+/// members); `server_pid` is the process whose CPU is reported.
+pub async fn throughput_spread(
+    addrs: &[SocketAddr],
+    server_pid: u32,
+    keys: Arc<Keys>,
+    mix: Mix,
+    shape: Shape,
+) -> Result<RunResult> {
+    anyhow::ensure!(!addrs.is_empty(), "no server address");
     let mut sessions = Vec::with_capacity(shape.sessions);
-    for _ in 0..shape.sessions {
+    for i in 0..shape.sessions {
+        let addr = addrs[i % addrs.len()];
         sessions.push(
             Session::connect(addr, SESSION_TIMEOUT_MS)
                 .await

@@ -519,6 +519,7 @@ impl Core {
         if !self.is_serving() {
             // ZooKeeper closes connections while it has no running server (LOOKING, or
             // still syncing with a leader); the client tries another server.
+            tracing::debug!("not serving: closing new connection {conn} from {addr}");
             self.close_conn(conn);
             return;
         }

@@ -123,6 +123,9 @@ pub(crate) struct Following {
     /// SNAP the tree may be fuzzy (a snapshot can hold txns past its zxid), so the check
     /// stops there.
     verify_digests: bool,
+    /// The tree can be rebuilt from the disk (false between installing a SNAP and writing
+    /// it as a snapshot), so leaving the role only needs the log's tail applied.
+    tree_on_disk: bool,
 }
 
 /// A reply a follower owes once a txn is applied.
@@ -312,6 +315,7 @@ impl Core {
             revalidating: HashMap::new(),
             snapshot: None,
             verify_digests: true,
+            tree_on_disk: true,
         }));
         self.learner_actions(actions);
     }
@@ -322,12 +326,33 @@ impl Core {
         if matches!(self.role, Role::Standalone | Role::Looking) {
             return;
         }
+        self.leave_role(why, false);
+    }
+
+    /// [`to_looking`](Self::to_looking); `force_reload` rebuilds the tree from disk even
+    /// when a follower's tree could be kept.
+    fn leave_role(&mut self, why: &str, force_reload: bool) {
         tracing::warn!("leaving {} role: {why}", self.mode_name());
-        match std::mem::replace(&mut self.role, Role::Looking) {
-            Role::Leading(l) => l.io.disconnect_all(),
-            Role::Following(f) => f.io.close(),
-            _ => {}
-        }
+        let keep_tree = match std::mem::replace(&mut self.role, Role::Looking) {
+            // A leader's tree may hold prepared txns that were never logged: reload.
+            Role::Leading(l) => {
+                l.io.disconnect_all();
+                false
+            }
+            Role::Following(f) => {
+                f.io.close();
+                // Proposals it received are logged, as they would have been anyway, so
+                // that everything applied to the tree is in the log.
+                if !f.unlogged.is_empty() {
+                    let _ = self.quorum().committer.send(CommitJob::Batch {
+                        txns: f.unlogged,
+                        outputs: Vec::new(),
+                    });
+                }
+                f.tree_on_disk && !force_reload
+            }
+            _ => false,
+        };
         self.outputs.clear();
         self.txns.clear();
         let conns: Vec<ConnId> = self.conns.keys().copied().collect();
@@ -338,13 +363,55 @@ impl Core {
             }
         }
         self.session_conn.clear();
-        self.reload();
+        if !(keep_tree && self.catch_up_from_log()) {
+            self.reload();
+        }
         let (_, current) = self.epochs();
         let last = self.tree.last_processed_zxid;
         let _ = self.quorum().peer.send(PeerCmd::Looking {
             last_zxid: last,
             current_epoch: current,
         });
+    }
+
+    /// Brings a follower's tree to what the disk holds by applying the logged proposals it
+    /// had not committed yet (no snapshot load, no full replay: a failover should not cost
+    /// a database reload). False if the tree and the log disagree; then reload.
+    fn catch_up_from_log(&mut self) -> bool {
+        self.on_committer(|c| c.reopen());
+        let from = self.tree.last_processed_zxid;
+        let log_dir = self.quorum().log_dir.clone();
+        let mut triggers = Vec::new();
+        let tree = &mut self.tree;
+        let scan = txnlog::read_log_readonly(&log_dir, from, |zxid, payload| {
+            let e = TxnEntry::decode(payload)
+                .map_err(|err| txnlog::TxnLogError::Callback(format!("txn 0x{zxid:x}: {err}")))?;
+            tree.apply(e.hdr.client_id, e.hdr.zxid, e.hdr.time, &e.body, &mut triggers);
+            triggers.clear();
+            Ok(())
+        });
+        match scan {
+            Ok(scan) if scan.last_logged_zxid.is_none_or(|l| l >= from) => {
+                tracing::info!(
+                    "kept the database: {} logged txns applied, last zxid 0x{:x}",
+                    scan.count,
+                    self.tree.last_processed_zxid
+                );
+                self.reset_after_role();
+                true
+            }
+            Ok(scan) => {
+                tracing::warn!(
+                    "the tree (0x{from:x}) is ahead of the log ({:?}): reloading",
+                    scan.last_logged_zxid
+                );
+                false
+            }
+            Err(e) => {
+                tracing::warn!("cannot read the log tail ({e}): reloading");
+                false
+            }
+        }
     }
 
     /// Replaces the tree with what the disk holds (after the log is durable).
@@ -387,6 +454,11 @@ impl Core {
 
     fn install_tree(&mut self, tree: DataTree) {
         self.tree = tree;
+        self.reset_after_role();
+    }
+
+    /// Sessions restart their timeouts, watches belong to closed connections.
+    fn reset_after_role(&mut self) {
         self.init_config_node();
         let now = self.now_i();
         self.sessions = crate::session::SessionTracker::new(
@@ -628,6 +700,7 @@ impl Core {
     /// A client request a follower forwarded (`Leader.REQUEST`).
     fn forwarded(&mut self, from: u64, r: ForwardedRequest) {
         let sid = r.session_id;
+        tracing::debug!("forwarded op {} of 0x{sid:x} from learner connection {from}", r.op_type);
         let now = self.now_i();
         match r.op_type {
             op::CREATE_SESSION => {
@@ -712,6 +785,7 @@ impl Core {
                     ) {
                         Ok(t) => {
                             f.verify_digests = false;
+                            f.tree_on_disk = false;
                             tracing::info!("installing the leader's snapshot at 0x{zxid:x}");
                             self.truncate_disk(zxid);
                             self.install_tree(t);
@@ -734,7 +808,10 @@ impl Core {
                         return;
                     }
                 }
-                learner::Action::TakeSnapshot { .. } => self.write_snapshot_now(),
+                learner::Action::TakeSnapshot { .. } => {
+                    f.tree_on_disk = true;
+                    self.write_snapshot_now();
+                }
                 learner::Action::Log { zxid, txn } => {
                     f.unlogged.push((zxid, txn.to_vec()));
                     self.txns_since_snapshot += 1;
@@ -837,6 +914,7 @@ impl Core {
             timeout,
             old_client,
         };
+        tracing::debug!("connect {conn} (session 0x{session_id:x}) through the leader");
         if session_id == 0 {
             let sid = self.sessions.next_id();
             let Role::Following(f) = &mut self.role else {
@@ -1126,7 +1204,7 @@ impl Core {
             }
             c.reopen();
         });
-        self.to_looking("diverged history moved aside");
+        self.leave_role("diverged history moved aside", true);
     }
 
     // ---- shared hooks -------------------------------------------------------------------
@@ -1150,7 +1228,9 @@ impl Core {
                 let outputs = std::mem::take(&mut self.outputs);
                 if !outputs.is_empty() {
                     let need = l.leader.last_proposed();
-                    if l.held.is_empty() && l.leader.last_committed() >= need {
+                    // Nothing proposed is waiting (or nothing was ever proposed in this role:
+                    // refusals while not established): nothing unsafe can be revealed.
+                    if l.held.is_empty() && (!l.established || l.leader.outstanding() == 0) {
                         for (tx, out) in outputs {
                             deliver_out(&self.stats, &tx, out);
                         }

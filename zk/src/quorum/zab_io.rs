@@ -37,7 +37,10 @@ const READ_CHUNK: usize = 64 * 1024;
 /// While a SNAP body is incomplete, it is re-parsed when the buffer has doubled or when the
 /// socket has been quiet this long (so a large snapshot is not re-parsed per read).
 const SNAP_QUIET: Duration = Duration::from_millis(20);
-/// Pause between connection attempts (`Learner.connectToLeader` sleeps 1 s).
+/// Pauses between connection attempts: the first one short, because a follower usually
+/// decides in the same instant as the leader, which binds its port a moment later; then
+/// doubling up to 1 s (`Learner.connectToLeader` sleeps 100 ms per attempt).
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(20);
 const RETRY_DELAY: Duration = Duration::from_millis(1000);
 
 /// Why a connection ended.
@@ -67,10 +70,28 @@ async fn writer_loop(
     mut w: OwnedWriteHalf,
     mut rx: mpsc::UnboundedReceiver<WriteCmd>,
 ) -> Result<(), io::Error> {
-    while let Some(cmd) = rx.recv().await {
+    // Everything queued goes out in one write (Java's BufferedOutputStream, flushed when
+    // the queue runs dry): a busy leader sends a PROPOSAL and a COMMIT per txn per learner.
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    'outer: while let Some(cmd) = rx.recv().await {
+        let mut close = false;
         match cmd {
-            WriteCmd::Bytes(b) => w.write_all(&b).await?,
-            WriteCmd::Close => break,
+            WriteCmd::Bytes(b) => buf.extend_from_slice(&b),
+            WriteCmd::Close => close = true,
+        }
+        while !close && buf.len() < 1 << 20 {
+            match rx.try_recv() {
+                Ok(WriteCmd::Bytes(b)) => buf.extend_from_slice(&b),
+                Ok(WriteCmd::Close) => close = true,
+                Err(_) => break,
+            }
+        }
+        if !buf.is_empty() {
+            w.write_all(&buf).await?;
+            buf.clear();
+        }
+        if close {
+            break 'outer;
         }
     }
     let _ = w.shutdown().await;
@@ -345,7 +366,8 @@ pub struct LearnerIo {
 }
 
 /// Dials the leader's quorum port: `retries` attempts (at least one), each bounded by
-/// `timeout`, one second apart. Returns the connection and its event channel.
+/// `timeout`, 20 ms apart at first, doubling up to 1 s. Returns the connection and its
+/// event channel.
 pub async fn connect_to_leader(
     addr: SocketAddr,
     retries: u32,
@@ -364,9 +386,11 @@ pub async fn connect_with_decoder(
     let attempts = retries.max(1);
     let mut last_err = io::Error::other("no connection attempt");
     let mut sock = None;
+    let mut delay = FIRST_RETRY_DELAY;
     for i in 0..attempts {
         if i > 0 {
-            tokio::time::sleep(RETRY_DELAY).await;
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(RETRY_DELAY);
         }
         match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => {
