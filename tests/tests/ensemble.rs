@@ -487,3 +487,23 @@ fn t50_cas_register_through_every_member_across_leader_kills_is_linearizable() {
         Err(e) => panic!("history of {} operations: {e}", history.len()),
     }
 }
+
+#[test]
+fn t15_five_members_survive_two_failures() {
+    let mut e = Ensemble::start(ServerKind::from_env(), 5, opts()).expect("ensemble");
+    let leader = e.leader().unwrap();
+    let mut c = client(&e, leader);
+    c.create("/t15", Some(b"five"), &open_acl(), 0).unwrap().unwrap();
+    // Two members down (the leader among them): three of five are still a majority.
+    let other = (0..5).find(|&i| i != leader).unwrap();
+    e.kill9(leader).unwrap();
+    e.kill9(other).unwrap();
+    e.wait_serving(Duration::from_secs(30)).unwrap();
+    let live: Vec<usize> = (0..5).filter(|&i| i != leader && i != other).collect();
+    let mut w = client(&e, live[0]);
+    w.create("/t15/after", None, &open_acl(), 0).unwrap().unwrap();
+    for &i in &live {
+        let t = read_tree(&mut client(&e, i), "/t15");
+        assert!(t.contains_key("/t15/after"), "member {}: {t:?}", i + 1);
+    }
+}

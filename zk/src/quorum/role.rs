@@ -138,9 +138,16 @@ struct Answer {
 
 /// The newest `n` txns of the log (ZKDatabase's committedLog after loading), so that a
 /// learner a little behind gets a DIFF without reading the disk again.
-fn recent_txns(log_dir: &std::path::Path, n: usize) -> Vec<super::sync::CommittedTxn> {
+fn recent_txns(
+    log_dir: &std::path::Path,
+    last: i64,
+    n: usize,
+) -> Vec<super::sync::CommittedTxn> {
     let mut v: VecDeque<super::sync::CommittedTxn> = VecDeque::with_capacity(n + 1);
-    let r = txnlog::read_log_readonly(log_dir, 0, |zxid, payload| {
+    // Only the tail is read: zxids of one epoch are consecutive, so the last n txns start
+    // at or after last - n (fewer when the epoch is younger; DIFF then reads the disk).
+    let from = last.saturating_sub(n as i64).max(0);
+    let r = txnlog::read_log_readonly(log_dir, from, |zxid, payload| {
         v.push_back((zxid, Arc::from(payload)));
         if v.len() > n {
             v.pop_front();
@@ -259,7 +266,7 @@ impl Core {
             accepted_epoch: accepted,
             current_epoch: current,
             last_processed_zxid: self.tree.last_processed_zxid,
-            committed_log: recent_txns(&q.log_dir, cfg.commit_log_count),
+            committed_log: recent_txns(&q.log_dir, self.tree.last_processed_zxid, cfg.commit_log_count),
         };
         let source = DiskTxnLog::new(q.log_dir.clone(), q.snap_dir.clone(), 0.33);
         let mut leader = Leader::new(cfg, init, Box::new(source));
