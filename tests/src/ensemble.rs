@@ -16,6 +16,8 @@ pub struct MemberPorts {
     pub client: u16,
     pub quorum: u16,
     pub election: u16,
+    /// `:observer` (a non-voting member).
+    pub observer: bool,
 }
 
 /// The `server.N=` lines for these members.
@@ -24,8 +26,11 @@ pub fn server_lines(members: &[MemberPorts]) -> Vec<String> {
         .iter()
         .map(|m| {
             format!(
-                "server.{}=127.0.0.1:{}:{}",
-                m.id, m.quorum, m.election
+                "server.{}=127.0.0.1:{}:{}{}",
+                m.id,
+                m.quorum,
+                m.election,
+                if m.observer { ":observer" } else { "" }
             )
         })
         .collect()
@@ -49,6 +54,7 @@ pub fn pick_ports(n: usize) -> Result<Vec<MemberPorts>> {
                 client: next()?,
                 quorum: next()?,
                 election: next()?,
+                observer: false,
             })
         })
         .collect()

@@ -507,3 +507,19 @@ fn t15_five_members_survive_two_failures() {
         assert!(t.contains_key("/t15/after"), "member {}: {t:?}", i + 1);
     }
 }
+
+#[test]
+fn t16_an_observer_serves_reads_and_forwards_writes_without_voting() {
+    let mut ports = tests::ensemble::pick_ports(4).unwrap();
+    ports[3].observer = true;
+    let e = Ensemble::start_with(ServerKind::from_env(), opts(), ports, vec![None; 4]).expect("ensemble");
+    assert_eq!(e.mode(3), Mode::Observer, "{:?}", e.modes());
+    let mut o = client(&e, 3);
+    o.create("/t16", Some(b"via observer"), &open_acl(), 0).unwrap().unwrap();
+    let leader = e.leader().unwrap();
+    let t = read_tree(&mut client(&e, leader), "/t16");
+    assert_eq!(t.get("/t16").map(|(d, _)| d.as_slice()), Some(&b"via observer"[..]));
+    let m = mntr(&e, leader);
+    assert_eq!(m.get("zk_learners").map(String::as_str), Some("3"), "{m:?}");
+    assert_eq!(m.get("zk_synced_followers").map(String::as_str), Some("2"), "{m:?}");
+}

@@ -109,6 +109,8 @@ pub(crate) struct Following {
     learner: Learner,
     io: LearnerIo,
     leader_id: u64,
+    /// A non-voting member (`:observer`).
+    observer: bool,
     serving: bool,
     unlogged: Vec<(i64, Vec<u8>)>,
     pending: HashMap<i64, VecDeque<Pending>>,
@@ -195,6 +197,7 @@ impl Core {
             Role::Standalone => "standalone",
             Role::Looking => "looking",
             Role::Leading(_) => "leader",
+            Role::Following(f) if f.observer => "observer",
             Role::Following(_) => "follower",
         }
     }
@@ -314,6 +317,7 @@ impl Core {
             learner,
             io,
             leader_id,
+            observer,
             serving: false,
             unlogged: Vec::new(),
             pending: HashMap::new(),
