@@ -108,13 +108,27 @@ impl Ensemble {
         ports: Vec<MemberPorts>,
         dirs: Vec<Option<std::path::PathBuf>>,
     ) -> Result<Ensemble> {
+        let kinds = vec![kind; ports.len()];
+        Self::start_mixed(&kinds, base, ports, dirs)
+    }
+
+    /// [`start_with`](Self::start_with), member `i` running `kinds[i]` (zkraft and Apache
+    /// members in one ensemble).
+    pub fn start_mixed(
+        kinds: &[ServerKind],
+        base: ServerOptions,
+        ports: Vec<MemberPorts>,
+        dirs: Vec<Option<std::path::PathBuf>>,
+    ) -> Result<Ensemble> {
+        let kind = kinds.first().copied().unwrap_or(ServerKind::Zkraft);
         let mut nodes = Vec::new();
         for i in 0..ports.len() {
             let mut o = Self::member_options(&base, &ports, i);
             if let Some(Some(d)) = dirs.get(i) {
                 o.data_dir = Some(d.clone());
             }
-            nodes.push(TestServer::start(kind, o).with_context(|| format!("member {}", i + 1))?);
+            let k = kinds.get(i).copied().unwrap_or(kind);
+            nodes.push(TestServer::start(k, o).with_context(|| format!("member {}", i + 1))?);
         }
         let e = Ensemble {
             kind,

@@ -283,3 +283,51 @@ fn t60_a_member_with_another_history_never_answers_differently() {
         }
     }
 }
+
+#[test]
+fn t80_zkraft_and_apache_members_in_one_ensemble() {
+    if !ServerKind::Apache.is_available() {
+        eprintln!("Apache ZooKeeper is not installed here; skipping");
+        return;
+    }
+    let kinds = [ServerKind::Zkraft, ServerKind::Zkraft, ServerKind::Apache];
+    let mut e = Ensemble::start_mixed(&kinds, opts(), pick_ports(3).unwrap(), vec![None; 3])
+        .expect("mixed ensemble");
+    let all_write = |e: &Ensemble, tag: &str| {
+        for (i, n) in e.nodes.iter().enumerate() {
+            if n.pid().is_none() {
+                continue;
+            }
+            let p = format!("/t80-{tag}-{i}");
+            client(n).create(&p, Some(tag.as_bytes()), &open_acl(), 0).unwrap().unwrap();
+        }
+    };
+    let same = |e: &Ensemble| {
+        let trees: Vec<Tree> = e
+            .nodes
+            .iter()
+            .filter(|n| n.pid().is_some())
+            .map(|n| user_tree(&mut client(n)))
+            .collect();
+        assert!(trees.windows(2).all(|w| w[0] == w[1]), "members differ: {trees:#?}");
+        trees[0].len()
+    };
+    all_write(&e, "a");
+    assert_eq!(same(&e), 4); // "/" and three nodes
+    // Whoever leads (Apache's sid 3 wins a tie), kill it; the other kind takes over.
+    let first = e.leader().unwrap();
+    e.kill9(first).unwrap();
+    let second = e.wait_serving(Duration::from_secs(30)).unwrap();
+    eprintln!(
+        "leader {} ({}) killed, {} ({}) leads",
+        first + 1,
+        kinds[first],
+        second + 1,
+        kinds[second]
+    );
+    all_write(&e, "b");
+    e.start_again(first).unwrap();
+    e.wait_serving(Duration::from_secs(30)).unwrap();
+    all_write(&e, "c");
+    assert_eq!(same(&e), 1 + 3 + 2 + 3);
+}
