@@ -18,7 +18,6 @@ pub mod climt;
 pub mod durability;
 pub mod ensemble;
 pub mod fourlw;
-pub mod kafka;
 pub mod server;
 pub mod wait;
 pub mod zkcli;
