@@ -333,14 +333,14 @@ impl Core {
 
     /// Ends the current role: clients are disconnected, what was logged is made durable,
     /// the tree is reloaded from disk and the peer task starts an election.
-    pub(crate) fn to_looking(&mut self, why: &str) {
+    pub(crate) fn enter_looking(&mut self, why: &str) {
         if matches!(self.role, Role::Standalone | Role::Looking) {
             return;
         }
         self.leave_role(why, false);
     }
 
-    /// [`to_looking`](Self::to_looking); `force_reload` rebuilds the tree from disk even
+    /// [`enter_looking`](Self::enter_looking); `force_reload` rebuilds the tree from disk even
     /// when a follower's tree could be kept.
     fn leave_role(&mut self, why: &str, force_reload: bool) {
         tracing::warn!("leaving {} role: {why}", self.mode_name());
@@ -561,7 +561,7 @@ impl Core {
                             .on_packet(now, super::zab_wire::ZabPacket::Snap { zxid })
                     }
                     LearnerEvent::Closed(e) => {
-                        self.to_looking(&format!("connection to the leader closed: {e}"));
+                        self.enter_looking(&format!("connection to the leader closed: {e}"));
                         return;
                     }
                 };
@@ -583,7 +583,7 @@ impl Core {
                 current_epoch: current,
             });
         } else {
-            self.to_looking(why);
+            self.enter_looking(why);
         }
     }
 
@@ -674,7 +674,7 @@ impl Core {
                 }
                 leader::Action::SyncDone { .. } => {}
                 leader::Action::StepDown { reason } => {
-                    self.to_looking(&format!("stepping down: {reason}"));
+                    self.enter_looking(&format!("stepping down: {reason}"));
                     return;
                 }
             }
@@ -698,7 +698,7 @@ impl Core {
                     Ok(a) => actions.extend(a),
                     Err(e) => {
                         drop(actions);
-                        self.to_looking(&format!("cannot propose 0x{zxid:x}: {e}"));
+                        self.enter_looking(&format!("cannot propose 0x{zxid:x}: {e}"));
                         return;
                     }
                 }
@@ -784,7 +784,7 @@ impl Core {
                 learner::Action::WriteCurrentEpoch(e) => self.write_epoch("currentEpoch", e),
                 learner::Action::InstallSnapshot { zxid } => {
                     let Some(s) = f.snapshot.take() else {
-                        self.to_looking("SNAP without a snapshot");
+                        self.enter_looking("SNAP without a snapshot");
                         return;
                     };
                     match DataTree::from_snapshot(
@@ -802,7 +802,7 @@ impl Core {
                             self.install_tree(t);
                         }
                         Err(e) => {
-                            self.to_looking(&format!("bad snapshot from the leader: {e}"));
+                            self.enter_looking(&format!("bad snapshot from the leader: {e}"));
                             return;
                         }
                     }
@@ -813,7 +813,7 @@ impl Core {
                     self.reload();
                     if self.tree.last_processed_zxid != zxid {
                         let z = self.tree.last_processed_zxid;
-                        self.to_looking(&format!(
+                        self.enter_looking(&format!(
                             "cannot truncate to 0x{zxid:x}: the database ends at 0x{z:x}"
                         ));
                         return;
@@ -829,7 +829,7 @@ impl Core {
                 }
                 learner::Action::Apply { zxid, txn } => {
                     if let Err(e) = self.apply_committed(zxid, &txn) {
-                        self.to_looking(&e);
+                        self.enter_looking(&e);
                         return;
                     }
                 }
@@ -889,7 +889,7 @@ impl Core {
                     }
                 }
                 learner::Action::LostLeader { reason } => {
-                    self.to_looking(&format!("lost the leader: {reason}"));
+                    self.enter_looking(&format!("lost the leader: {reason}"));
                     return;
                 }
             }
