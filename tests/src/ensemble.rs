@@ -36,24 +36,42 @@ pub fn server_lines(members: &[MemberPorts]) -> Vec<String> {
         .collect()
 }
 
+/// A port below Linux's ephemeral range (32768+), free right now and never handed out before
+/// in this process. Quorum ports are bound only by the member that leads, possibly long
+/// after they were picked; a port from the ephemeral range could meanwhile become the
+/// source port of some outgoing connection.
+fn quiet_port() -> Result<u16> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Mutex;
+    static USED: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    for _ in 0..1000 {
+        // A cheap spread over 20000..32000, different per process and per call.
+        let x = (std::process::id() as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(SEQ.fetch_add(1, Ordering::Relaxed).wrapping_mul(0xD1B5_4A32_D192_ED03));
+        let port = 20_000 + ((x >> 33) % 12_000) as u16;
+        let mut used = USED.lock().unwrap_or_else(|p| p.into_inner());
+        if used.contains(&port) {
+            continue;
+        }
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            used.push(port);
+            return Ok(port);
+        }
+    }
+    free_port()
+}
+
 /// Fresh loopback ports for members `1..=n`.
 pub fn pick_ports(n: usize) -> Result<Vec<MemberPorts>> {
-    let mut seen = std::collections::BTreeSet::new();
-    let mut next = || -> Result<u16> {
-        loop {
-            let p = free_port()?;
-            if seen.insert(p) {
-                return Ok(p);
-            }
-        }
-    };
     (1..=n as u64)
         .map(|id| {
             Ok(MemberPorts {
                 id,
-                client: next()?,
-                quorum: next()?,
-                election: next()?,
+                client: quiet_port()?,
+                quorum: quiet_port()?,
+                election: quiet_port()?,
                 observer: false,
             })
         })

@@ -331,3 +331,32 @@ fn t80_zkraft_and_apache_members_in_one_ensemble() {
     all_write(&e, "c");
     assert_eq!(same(&e), 1 + 3 + 2 + 3);
 }
+
+#[test]
+fn t61_a_member_with_another_history_of_the_same_length_is_caught_before_serving() {
+    let kind = ServerKind::from_env();
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (dir(&tmp, "a"), dir(&tmp, "b"));
+    // Same number of txns, so the same last zxid: the DIFF has nothing to apply and the
+    // per-txn digest check sees nothing; only the DIFF's own check can tell.
+    standalone_history(kind, &a, &["/a", "/b"]);
+    standalone_history(kind, &b, &["/x", "/y"]);
+    let e = Ensemble::start_with(
+        kind,
+        opts(),
+        pick_ports(3).unwrap(),
+        vec![Some(a.clone()), Some(b.clone()), None],
+    )
+    .expect("ensemble");
+    let trees: Vec<Tree> = e.nodes.iter().map(|n| user_tree(&mut client(n))).collect();
+    let same = trees[0] == trees[1] && trees[1] == trees[2];
+    eprintln!("{kind}: trees identical: {same}");
+    if kind == ServerKind::Zkraft {
+        assert!(same, "members differ:\n{:#?}", trees);
+        let refused = e
+            .nodes
+            .iter()
+            .any(|n| std::fs::read_to_string(n.log_path()).unwrap_or_default().contains("refusing our local data"));
+        assert!(refused, "no member logged the divergence");
+    }
+}

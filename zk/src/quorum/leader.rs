@@ -2306,7 +2306,9 @@ mod simulation {
                         assert_eq!(Some(epoch), self.established);
                         n.serving = true;
                     }
-                    learner::Action::SyncDone | learner::Action::Revalidated { .. } => {}
+                    learner::Action::SyncDone
+                    | learner::Action::Revalidated { .. }
+                    | learner::Action::CheckDigest { .. } => {}
                     learner::Action::LostLeader { reason } => {
                         n.lost.push(reason);
                         self.disconnect(i);

@@ -136,6 +136,9 @@ pub enum Action {
     StartServing { epoch: i64 },
     /// The oldest forwarded sync() may complete.
     SyncDone,
+    /// A zkraft leader says its history has tree digest `digest` after `zxid`, our last
+    /// logged txn: compare with our tree, and give up on our data if they differ.
+    CheckDigest { zxid: i64, digest: i64 },
     /// The leader's answer to a [`Learner::revalidate`].
     Revalidated { session_id: i64, valid: bool },
     /// Give up on this leader. Sent once; the machine then ignores all input.
@@ -356,8 +359,14 @@ impl Learner {
     fn on_sync_mode(&mut self, packet: ZabPacket, out: &mut Vec<Action>) {
         self.sync = SyncState::default();
         match packet {
-            ZabPacket::Diff { .. } => {
+            ZabPacket::Diff { check, .. } => {
                 self.sync.write_to_txn_log = true;
+                if let Some(c) = check.filter(|c| c.zxid == self.last_logged_zxid) {
+                    out.push(Action::CheckDigest {
+                        zxid: c.zxid,
+                        digest: c.digest,
+                    });
+                }
             }
             ZabPacket::Snap { zxid } => {
                 out.push(Action::InstallSnapshot { zxid });
@@ -735,7 +744,7 @@ mod tests {
                 }
             }]
         );
-        assert!(l.on_packet(2, ZabPacket::Diff { zxid: 0 }).is_empty());
+        assert!(l.on_packet(2, ZabPacket::Diff { zxid: 0, check: None }).is_empty());
         let mut l = Learner::new(cfg(LearnerRole::Follower), init);
         l.start(0);
         let out = l.on_packet(
@@ -757,7 +766,7 @@ mod tests {
     fn diff_sync_logs_at_newleader_acks_after_durable_and_commits_after_uptodate() {
         let mut l = registered(LearnerRole::Follower);
         let (a, b, c) = (make_zxid(1, 4), make_zxid(1, 5), make_zxid(2, 1));
-        assert!(l.on_packet(2, ZabPacket::Diff { zxid: b }).is_empty());
+        assert!(l.on_packet(2, ZabPacket::Diff { zxid: b, check: None }).is_empty());
         for p in [
             prop(a),
             ZabPacket::Commit { zxid: a },
@@ -907,7 +916,7 @@ mod tests {
             [Action::LostLeader { .. }]
         ));
         let mut l = registered(LearnerRole::Follower);
-        l.on_packet(2, ZabPacket::Diff { zxid: 0 });
+        l.on_packet(2, ZabPacket::Diff { zxid: 0, check: None });
         assert!(
             l.on_packet(2, ZabPacket::Ping { zxid: 0 }).is_empty(),
             "pings are not answered during sync"
@@ -924,6 +933,7 @@ mod tests {
             2,
             ZabPacket::Diff {
                 zxid: make_zxid(1, 3),
+                check: None,
             },
         );
         l.on_packet(
@@ -1065,7 +1075,7 @@ mod tests {
     fn observer_applies_informs_and_ignores_proposals() {
         let mut l = registered(LearnerRole::Observer);
         let (a, b) = (make_zxid(1, 4), make_zxid(2, 1));
-        l.on_packet(2, ZabPacket::Diff { zxid: a });
+        l.on_packet(2, ZabPacket::Diff { zxid: a, check: None });
         l.on_packet(2, prop(a));
         l.on_packet(2, ZabPacket::Commit { zxid: a });
         l.on_packet(

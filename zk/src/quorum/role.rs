@@ -883,6 +883,13 @@ impl Core {
                         );
                     }
                 }
+                learner::Action::CheckDigest { zxid, digest } => {
+                    let ours = self.tree.digest();
+                    if ours != digest {
+                        self.diverged(zxid, digest, ours);
+                        return;
+                    }
+                }
                 learner::Action::Revalidated { session_id, valid } => {
                     if let Some(pc) = f.revalidating.remove(&session_id) {
                         self.finish_connect(pc, session_id, valid);

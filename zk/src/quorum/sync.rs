@@ -29,7 +29,7 @@
 //! Whatever was decided, the leader then starts forwarding new proposals and commits to the
 //! learner from [`SyncPlan::forward_from`] on (`Leader.startForwarding`).
 
-use super::zab_wire::{counter_of, epoch_of, TxnBytes, ZabPacket};
+use super::zab_wire::{counter_of, epoch_of, DigestCheck, TxnBytes, ZabPacket};
 
 /// One committed txn of the leader's history: its zxid and payload (TxnHeader + record +
 /// optional TxnDigest, the bytes of a log entry and of a PROPOSAL).
@@ -102,6 +102,9 @@ pub struct SyncPlan {
     /// The last zxid the learner will have after this sync: proposals and commits after it
     /// are forwarded (`startForwarding(lastSeenZxid)`).
     pub forward_from: i64,
+    /// DIFF: the digest our history records after the learner's last zxid, when we hold
+    /// that txn (see `zab_wire::DigestCheck`).
+    pub check: Option<DigestCheck>,
 }
 
 impl SyncPlan {
@@ -110,7 +113,10 @@ impl SyncPlan {
     pub fn packets(&self) -> Vec<ZabPacket> {
         let mut v = Vec::with_capacity(1 + 2 * self.proposals.len());
         v.push(match self.mode {
-            SyncMode::Diff => ZabPacket::Diff { zxid: self.op_zxid },
+            SyncMode::Diff => ZabPacket::Diff {
+                zxid: self.op_zxid,
+                check: self.check,
+            },
             SyncMode::Trunc => ZabPacket::Trunc { zxid: self.op_zxid },
             SyncMode::Snap => ZabPacket::Snap { zxid: self.op_zxid },
         });
@@ -142,6 +148,8 @@ pub struct SyncInput<'a> {
 struct Walk {
     op: Option<(SyncMode, i64)>,
     proposals: Vec<CommittedTxn>,
+    /// Our txn at the peer's last zxid, when the history holds it.
+    at_peer: Option<TxnBytes>,
 }
 
 /// The outcome of walking one history iterator (`queueCommittedProposals`).
@@ -178,6 +186,7 @@ impl Walk {
                 if zxid == peer {
                     // The peer's last txn is in our history: everything after it is new.
                     self.op = Some((SyncMode::Diff, diff_zxid));
+                    self.at_peer = Some(txn);
                     continue;
                 }
                 if peer_new_epoch {
@@ -206,6 +215,25 @@ impl Walk {
     }
 }
 
+/// The check for a learner whose last txn is `zxid`, from our copy of that txn.
+fn digest_check(zxid: i64, txn: &[u8]) -> Option<DigestCheck> {
+    let e = crate::txn::TxnEntry::decode(txn).ok()?;
+    let d = e.digest?;
+    (e.hdr.zxid == zxid).then_some(DigestCheck {
+        zxid,
+        digest: d.tree_digest,
+    })
+}
+
+fn check_at<'a>(
+    mut history: impl Iterator<Item = &'a CommittedTxn>,
+    zxid: i64,
+) -> Option<DigestCheck> {
+    history
+        .find(|(z, _)| *z == zxid)
+        .and_then(|(_, t)| digest_check(zxid, t))
+}
+
 /// Decides how to sync one learner (`LearnerHandler.syncFollower`). `txn_log` is consulted
 /// only when the peer is older than the committed log.
 pub fn plan_sync(input: &SyncInput<'_>, txn_log: &mut dyn TxnLogSource) -> SyncPlan {
@@ -220,11 +248,13 @@ pub fn plan_sync(input: &SyncInput<'_>, txn_log: &mut dyn TxnLogSource) -> SyncP
         op_zxid: last_processed,
         proposals: Vec::new(),
         forward_from: last_processed,
+        check: None,
     };
     let committed = || input.committed_log.iter().cloned();
     let mut walk = Walk {
         op: None,
         proposals: Vec::new(),
+        at_peer: None,
     };
 
     if input.force_snap {
@@ -236,6 +266,7 @@ pub fn plan_sync(input: &SyncInput<'_>, txn_log: &mut dyn TxnLogSource) -> SyncP
             op_zxid: peer,
             proposals: Vec::new(),
             forward_from: peer,
+            check: check_at(input.committed_log.iter().rev(), peer),
         };
     }
     if peer > max_log && counter_of(peer) != 0 {
@@ -244,6 +275,7 @@ pub fn plan_sync(input: &SyncInput<'_>, txn_log: &mut dyn TxnLogSource) -> SyncP
             op_zxid: max_log,
             proposals: Vec::new(),
             forward_from: max_log,
+            check: None,
         };
     }
     let last = if min_log <= peer && peer <= max_log {
@@ -283,6 +315,11 @@ pub fn plan_sync(input: &SyncInput<'_>, txn_log: &mut dyn TxnLogSource) -> SyncP
             op_zxid,
             proposals: walk.proposals,
             forward_from: last,
+            check: if mode == SyncMode::Diff {
+                walk.at_peer.and_then(|t| digest_check(peer, &t))
+            } else {
+                None
+            },
         },
         // Never decided an op packet ("should never happen" in Java): fall back to SNAP.
         None => snap,

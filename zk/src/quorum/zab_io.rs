@@ -883,14 +883,14 @@ mod tests {
                 &[],
                 &mut std::iter::once(root),
             );
-            lio.send(conn, &ZabPacket::Diff { zxid: 1 });
+            lio.send(conn, &ZabPacket::Diff { zxid: 1, check: None });
             let mid = snap.len() / 2;
             lio.send_raw(conn, snap[..mid].to_vec());
             tokio::time::sleep(Duration::from_millis(50)).await;
             lio.send_raw(conn, snap[mid..].to_vec());
             lio.send(conn, &ZabPacket::UpToDate);
             match rx.recv().await.unwrap() {
-                LearnerEvent::Packet(ZabPacket::Diff { zxid: 1 }) => {}
+                LearnerEvent::Packet(ZabPacket::Diff { zxid: 1, .. }) => {}
                 other => panic!("{other:?}"),
             }
             match rx.recv().await.unwrap() {

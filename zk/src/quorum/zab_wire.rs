@@ -43,6 +43,39 @@ pub const DEFAULT_MAX_AUTH_STRING: usize = 64 << 10;
 /// sends one proposal to many learners, so payloads are reference-counted.
 pub type TxnBytes = Arc<[u8]>;
 
+/// What a zkraft leader puts in a DIFF packet's (otherwise null) data: the tree digest its
+/// history records after `zxid`, the learner's last txn. A learner whose own tree at that
+/// zxid has another digest holds a different history, which an empty or short DIFF would
+/// never reveal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DigestCheck {
+    pub zxid: i64,
+    pub digest: i64,
+}
+
+impl DigestCheck {
+    const MAGIC: &'static [u8; 4] = b"zkrd";
+
+    pub fn encode(self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(20);
+        v.extend_from_slice(Self::MAGIC);
+        v.extend_from_slice(&self.zxid.to_be_bytes());
+        v.extend_from_slice(&self.digest.to_be_bytes());
+        v
+    }
+
+    /// Anything but exactly our 20 bytes is not a check (peers send null).
+    pub fn decode(d: &[u8]) -> Option<DigestCheck> {
+        if d.len() != 20 || &d[..4] != Self::MAGIC {
+            return None;
+        }
+        Some(DigestCheck {
+            zxid: i64::from_be_bytes(d[4..12].try_into().ok()?),
+            digest: i64::from_be_bytes(d[12..20].try_into().ok()?),
+        })
+    }
+}
+
 /// Quorum packet type codes (`Leader.java`).
 pub mod ptype {
     pub const REQUEST: i32 = 1;
@@ -283,8 +316,9 @@ pub enum ZabPacket {
     FollowerInfo { zxid: i64, hello: LearnerHello },
     /// 12, leader → learner: start serving.
     UpToDate,
-    /// 13, leader → learner: sync by the proposals that follow.
-    Diff { zxid: i64 },
+    /// 13, leader → learner: sync by the proposals that follow. `check` is zkraft's
+    /// extension in the data field, which Java neither sends nor reads (null there).
+    Diff { zxid: i64, check: Option<DigestCheck> },
     /// 14, leader → learner: truncate the log to `zxid`, then apply what follows.
     Trunc { zxid: i64 },
     /// 15, leader → learner: a snapshot stream follows; `zxid` is the leader's
@@ -363,7 +397,7 @@ impl ZabPacket {
             | CommitAndActivate { zxid, .. }
             | NewLeader { zxid, .. }
             | FollowerInfo { zxid, .. }
-            | Diff { zxid }
+            | Diff { zxid, .. }
             | Trunc { zxid }
             | Snap { zxid }
             | ObserverInfo { zxid, .. }
@@ -426,12 +460,12 @@ impl ZabPacket {
                 d.extend_from_slice(txn);
                 Some(d)
             }
+            Diff { check, .. } => check.map(|c| c.encode()),
             Ack { .. }
             | Commit { .. }
             | Ping { .. }
             | Sync
             | UpToDate
-            | Diff { .. }
             | Trunc { .. }
             | Snap { .. } => None,
         };
@@ -559,7 +593,10 @@ impl ZabPacket {
                 hello: LearnerHello::decode(t, data)?,
             },
             ptype::UPTODATE => ZabPacket::UpToDate,
-            ptype::DIFF => ZabPacket::Diff { zxid },
+            ptype::DIFF => ZabPacket::Diff {
+                zxid,
+                check: data.and_then(DigestCheck::decode),
+            },
             ptype::TRUNC => ZabPacket::Trunc { zxid },
             ptype::SNAP => ZabPacket::Snap { zxid },
             ptype::OBSERVERINFO => ZabPacket::ObserverInfo {
@@ -1010,7 +1047,11 @@ mod tests {
                 config: None,
             },
             ZabPacket::UpToDate,
-            ZabPacket::Diff { zxid: 1 },
+            ZabPacket::Diff { zxid: 1, check: None },
+            ZabPacket::Diff {
+                zxid: 2,
+                check: Some(DigestCheck { zxid: 2, digest: -7 }),
+            },
             ZabPacket::Trunc { zxid: 2 },
             ZabPacket::Snap { zxid: 3 },
             ZabPacket::LeaderInfo {
@@ -1256,7 +1297,7 @@ mod tests {
                 Direction::ToLeader
             )),
             Just((ZabPacket::UpToDate, Direction::ToLearner)),
-            z.prop_map(|zxid| (ZabPacket::Diff { zxid }, Direction::ToLearner)),
+            z.prop_map(|zxid| (ZabPacket::Diff { zxid, check: None }, Direction::ToLearner)),
             z.prop_map(|zxid| (ZabPacket::Trunc { zxid }, Direction::ToLearner)),
             z.prop_map(|zxid| (ZabPacket::Snap { zxid }, Direction::ToLearner)),
             (z, any::<i32>()).prop_map(|(zxid, protocol_version)| (
