@@ -278,3 +278,50 @@ impl Ensemble {
         }
     }
 }
+
+/// A client that talks to one member at a time and moves on to the next when a request
+/// fails (each connection is a new session), as the workloads of the ensemble tests do.
+pub struct RotatingClient {
+    addrs: Vec<std::net::SocketAddr>,
+    member: usize,
+    client: Option<crate::rawclient::RawClient>,
+    request_timeout: Duration,
+}
+
+impl RotatingClient {
+    /// Starts on member `first % addrs.len()`.
+    pub fn new(addrs: Vec<std::net::SocketAddr>, first: usize, request_timeout: Duration) -> Self {
+        let member = first % addrs.len().max(1);
+        RotatingClient {
+            addrs,
+            member,
+            client: None,
+            request_timeout,
+        }
+    }
+
+    /// The current connection, connecting first if needed; `None` (after moving on to the
+    /// next member and a short pause) when the member does not take a session.
+    pub fn get(&mut self) -> Option<&mut crate::rawclient::RawClient> {
+        if self.client.is_none() {
+            match crate::rawclient::RawClient::connect(self.addrs[self.member], 10_000) {
+                Ok(mut c) => {
+                    c.request_timeout = self.request_timeout;
+                    self.client = Some(c);
+                }
+                Err(_) => {
+                    self.failed();
+                    std::thread::sleep(Duration::from_millis(20));
+                    return None;
+                }
+            }
+        }
+        self.client.as_mut()
+    }
+
+    /// The last request got no answer: drop the connection and use the next member.
+    pub fn failed(&mut self) {
+        self.client = None;
+        self.member = (self.member + 1) % self.addrs.len().max(1);
+    }
+}

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tests::ackcheck::{check_recovery, AckLog, Tree};
-use tests::ensemble::{Ensemble, Mode};
+use tests::ensemble::{Ensemble, Mode, RotatingClient};
 use tests::linearizability::{check, Call, Limits, Op, Register};
 use tests::rawclient::{open_acl, RawClient};
 use tests::{wait_until, ServerKind, ServerOptions};
@@ -162,25 +162,13 @@ fn t20_a_session_moves_between_members_with_its_ephemerals() {
 /// One writer: its own paths, through one member at a time, moving on when that member
 /// fails. Records every write's outcome.
 fn writer(e_addrs: Vec<SocketAddr>, id: usize, stop: Arc<AtomicBool>, log: Arc<Mutex<AckLog>>) {
-    let mut member = id % e_addrs.len();
+    let mut rc = RotatingClient::new(e_addrs, id, Duration::from_secs(5));
     let mut n: usize = 0;
     let base = format!("/t30/w{id}");
-    let mut c: Option<RawClient> = None;
     let mut created_base = false;
     while !stop.load(Ordering::Relaxed) {
-        let cl = match c.as_mut() {
-            Some(cl) => cl,
-            None => match RawClient::connect(e_addrs[member], 10_000) {
-                Ok(mut cl) => {
-                    cl.request_timeout = Duration::from_secs(5);
-                    c.insert(cl)
-                }
-                Err(_) => {
-                    member = (member + 1) % e_addrs.len();
-                    std::thread::sleep(Duration::from_millis(20));
-                    continue;
-                }
-            },
+        let Some(cl) = rc.get() else {
+            continue;
         };
         if !created_base {
             match cl.create(&base, Some(b""), &open_acl(), 0) {
@@ -188,10 +176,7 @@ fn writer(e_addrs: Vec<SocketAddr>, id: usize, stop: Arc<AtomicBool>, log: Arc<M
                     log.lock().unwrap().maybe_create(base.clone(), "");
                     created_base = true;
                 }
-                _ => {
-                    c = None;
-                    member = (member + 1) % e_addrs.len();
-                }
+                _ => rc.failed(),
             }
             continue;
         }
@@ -209,8 +194,7 @@ fn writer(e_addrs: Vec<SocketAddr>, id: usize, stop: Arc<AtomicBool>, log: Arc<M
             Ok(Err(code)) => panic!("create {p}: error {code}"),
             Err(_) => {
                 log.lock().unwrap().maybe_create(p, data);
-                c = None;
-                member = (member + 1) % e_addrs.len();
+                rc.failed();
             }
         }
     }
@@ -348,25 +332,13 @@ fn cas_client(
         rng ^= rng << 17;
         rng
     };
-    let mut member = process as usize % addrs.len();
-    let mut c: Option<RawClient> = None;
+    let mut rc = RotatingClient::new(addrs, process as usize, Duration::from_secs(3));
     let mut history = Vec::new();
     let mut last_version: BTreeMap<String, i32> = BTreeMap::new();
     let mut n = 0u64;
     while !stop.load(Ordering::Relaxed) {
-        let cl = match c.as_mut() {
-            Some(cl) => cl,
-            None => match RawClient::connect(addrs[member], 10_000) {
-                Ok(mut cl) => {
-                    cl.request_timeout = Duration::from_secs(3);
-                    c.insert(cl)
-                }
-                Err(_) => {
-                    member = (member + 1) % addrs.len();
-                    std::thread::sleep(Duration::from_millis(20));
-                    continue;
-                }
-            },
+        let Some(cl) = rc.get() else {
+            continue;
         };
         let key = format!("/t50/k{}", next() % 3);
         n += 1;
@@ -424,8 +396,7 @@ fn cas_client(
             },
         };
         if failed {
-            c = None;
-            member = (member + 1) % addrs.len();
+            rc.failed();
         } else {
             done.fetch_add(1, Ordering::Relaxed);
         }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tests::ackcheck::Tree;
-use tests::ensemble::{pick_ports, Ensemble, Mode};
+use tests::ensemble::{pick_ports, Ensemble, Mode, RotatingClient};
 use tests::rawclient::{open_acl, RawClient};
 use tests::{wait_until, ServerKind, ServerOptions, TestServer};
 
@@ -141,24 +141,12 @@ fn retrying_writer(
     failures: Arc<Mutex<Vec<String>>>,
     acked: Arc<Mutex<Vec<String>>>,
 ) {
-    let mut member = id % addrs.len();
-    let mut c: Option<RawClient> = None;
+    let mut rc = RotatingClient::new(addrs, id, Duration::from_secs(5));
     let mut n = 0;
     let mut retrying = false;
     while !stop.load(Ordering::Relaxed) {
-        let cl = match c.as_mut() {
-            Some(cl) => cl,
-            None => match RawClient::connect(addrs[member], 10_000) {
-                Ok(mut cl) => {
-                    cl.request_timeout = Duration::from_secs(5);
-                    c.insert(cl)
-                }
-                Err(_) => {
-                    member = (member + 1) % addrs.len();
-                    std::thread::sleep(Duration::from_millis(20));
-                    continue;
-                }
-            },
+        let Some(cl) = rc.get() else {
+            continue;
         };
         let p = format!("/t72/w{id}-{n}");
         match cl.create(&p, None, &open_acl(), 0) {
@@ -170,8 +158,7 @@ fn retrying_writer(
             }
             Err(_) => {
                 retrying = true;
-                c = None;
-                member = (member + 1) % addrs.len();
+                rc.failed();
                 continue;
             }
         }

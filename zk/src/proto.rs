@@ -32,6 +32,24 @@ pub mod op {
     pub const SET_WATCHES2: i32 = 105;
     pub const ADD_WATCH: i32 = 106;
     pub const WHO_AM_I: i32 = 107;
+
+    /// The writes that are one txn each (multi, session create/close and sync aside):
+    /// prepared by the leader, forwarded by followers.
+    pub fn is_single_write(op: i32) -> bool {
+        matches!(
+            op,
+            CREATE
+                | CREATE2
+                | CREATE_CONTAINER
+                | CREATE_TTL
+                | DELETE
+                | DELETE_CONTAINER
+                | SET_DATA
+                | SET_ACL
+                | CHECK
+                | RECONFIG
+        )
+    }
     pub const CREATE_SESSION: i32 = -10;
     pub const CLOSE_SESSION: i32 = -11;
     pub const ERROR: i32 = -1;

@@ -745,15 +745,7 @@ impl Core {
                 }
                 let _ = self.multi(FORWARDED, sid, r.cxid, &r.body);
             }
-            op::CREATE
-            | op::CREATE2
-            | op::CREATE_CONTAINER
-            | op::CREATE_TTL
-            | op::DELETE
-            | op::SET_DATA
-            | op::SET_ACL
-            | op::CHECK
-            | op::RECONFIG => {
+            o if op::is_single_write(o) => {
                 self.sessions.touch(sid, None, now);
                 if let Some(q) = self.quorum.as_mut() {
                     q.fwd_auth = r.authinfo;
@@ -981,22 +973,8 @@ impl Core {
             return false;
         };
         f.learner.touch_session(sid, timeout);
-        let forward = matches!(
-            opcode,
-            op::CREATE
-                | op::CREATE2
-                | op::CREATE_CONTAINER
-                | op::CREATE_TTL
-                | op::DELETE
-                | op::DELETE_CONTAINER
-                | op::SET_DATA
-                | op::SET_ACL
-                | op::CHECK
-                | op::RECONFIG
-                | op::MULTI
-                | op::CLOSE_SESSION
-                | op::SYNC
-        );
+        let forward =
+            op::is_single_write(opcode) || matches!(opcode, op::MULTI | op::CLOSE_SESSION | op::SYNC);
         let q = f.pending.entry(sid).or_default();
         if forward {
             let req = ForwardedRequest {
