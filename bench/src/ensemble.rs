@@ -6,18 +6,17 @@
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use zk::jute::CreateRequest;
 use zk::proto::{err, op};
 
 use crate::client::{open_acl, Session};
-use crate::process::{free_port, rss_kib, Kind, Launch};
+use crate::process::{free_port, rss_kib, spawn_logged, Kind, Launch};
 use crate::stats::Histogram;
 use crate::workloads::{self, Keys, Mix, RunResult, Shape};
 
@@ -44,24 +43,8 @@ impl Member {
             .create(true)
             .append(true)
             .open(self.dir.join("server.log"))?;
-        let mut cmd = launch.command(kind, &self.cfg, &self.dir);
-        cmd.current_dir(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(
-                    libc::PR_SET_PDEATHSIG,
-                    libc::SIGKILL as libc::c_ulong,
-                    0,
-                    0,
-                    0,
-                );
-                Ok(())
-            });
-        }
-        self.child = Some(cmd.spawn().with_context(|| format!("spawning {cmd:?}"))?);
+        let cmd = launch.command(kind, &self.cfg, &self.dir);
+        self.child = Some(spawn_logged(cmd, &self.dir, log)?);
         Ok(())
     }
 

@@ -119,6 +119,29 @@ pub struct Server {
     log_path: PathBuf,
 }
 
+/// Starts `cmd` in `dir` with stdout and stderr going to `log`, killed if the benchmark
+/// dies (PR_SET_PDEATHSIG), so no server outlives a run.
+pub(crate) fn spawn_logged(mut cmd: Command, dir: &Path, log: File) -> Result<Child> {
+    cmd.current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    // SAFETY: prctl is async-signal-safe and only changes this child's death signal.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
+            Ok(())
+        });
+    }
+    cmd.spawn().with_context(|| format!("spawning {cmd:?}"))
+}
+
 pub(crate) fn free_port() -> Result<u16> {
     let l = TcpListener::bind("127.0.0.1:0").context("bind 127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
@@ -155,25 +178,8 @@ impl Server {
             let cfg_path = dir.join("zoo.cfg");
             fs::write(&cfg_path, launch.zoo_cfg(server.port, &data_dir))?;
             let log = File::create(&server.log_path)?;
-            let mut cmd = launch.command(kind, &cfg_path, &dir);
-            cmd.current_dir(&dir)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone()?)
-                .stderr(log);
-            unsafe {
-                cmd.pre_exec(|| {
-                    // Never outlive the benchmark.
-                    libc::prctl(
-                        libc::PR_SET_PDEATHSIG,
-                        libc::SIGKILL as libc::c_ulong,
-                        0,
-                        0,
-                        0,
-                    );
-                    Ok(())
-                });
-            }
-            server.child = Some(cmd.spawn().with_context(|| format!("spawning {cmd:?}"))?);
+            let cmd = launch.command(kind, &cfg_path, &dir);
+            server.child = Some(spawn_logged(cmd, &dir, log)?);
             match server.wait_ready(timeout).await {
                 Ok(()) => return Ok(server),
                 Err(e) => {
