@@ -2,7 +2,9 @@
 # Installs what the cross-process / real-client test suites need:
 #   - Apache ZooKeeper 3.8 from Debian (`zookeeper`: server jars + zkCli.sh,
 #     `zookeeper-bin`: the C client shell cli_mt) -- the oracle implementation;
-#   - kazoo + pytest for tests/python.
+#   - kazoo + pytest for tests/python;
+#   - Kafka clients for the broker suites: kcat (librdkafka) from Debian, confluent-kafka and
+#     kafka-python from PyPI.
 # Idempotent: every step is skipped when already satisfied. Meant to run as root
 # on Debian bookworm (CI and developer machines). Quiet unless something fails.
 set -euo pipefail
@@ -30,7 +32,7 @@ deb_installed() {
 
 # ---- Debian packages ---------------------------------------------------------
 missing=()
-for pkg in zookeeper zookeeper-bin; do
+for pkg in zookeeper zookeeper-bin kcat; do
     deb_installed "$pkg" || missing+=("$pkg")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -43,6 +45,7 @@ fi
 [ -f /usr/share/java/zookeeper.jar ] || die "/usr/share/java/zookeeper.jar missing after install"
 [ -x /usr/share/zookeeper/bin/zkCli.sh ] || die "/usr/share/zookeeper/bin/zkCli.sh missing after install"
 [ -x /usr/lib/zookeeper/bin/cli_mt ] || die "/usr/lib/zookeeper/bin/cli_mt missing after install"
+command -v kcat >/dev/null 2>&1 || die "kcat missing after install"
 command -v java >/dev/null 2>&1 || die "java not found (the zookeeper package should pull in a JRE)"
 
 # ---- Python packages ---------------------------------------------------------
@@ -51,12 +54,15 @@ command -v "$PY" >/dev/null 2>&1 || die "$PY not found"
 py_missing=()
 "$PY" -c 'import kazoo' >/dev/null 2>&1 || py_missing+=(kazoo)
 "$PY" -c 'import pytest' >/dev/null 2>&1 || py_missing+=(pytest)
+"$PY" -c 'import confluent_kafka' >/dev/null 2>&1 || py_missing+=(confluent-kafka)
+"$PY" -c 'import kafka' >/dev/null 2>&1 || py_missing+=(kafka-python)
 if [ "${#py_missing[@]}" -gt 0 ]; then
     log "pip install ${py_missing[*]}"
     # PIP_BREAK_SYSTEM_PACKAGES only matters for a Debian-managed interpreter.
     quiet env PIP_BREAK_SYSTEM_PACKAGES=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
         "$PY" -m pip install -q --root-user-action=ignore "${py_missing[@]}"
-    "$PY" -c 'import kazoo, pytest' || die "kazoo/pytest still not importable after pip install"
+    "$PY" -c 'import kazoo, pytest, confluent_kafka, kafka' ||
+        die "kazoo/pytest/confluent-kafka/kafka-python still not importable after pip install"
 fi
 
 exit 0

@@ -1,5 +1,10 @@
-//! Kafka broker (ZooKeeper mode, later KRaft), as libraries the broker binary will wire
-//! together (issue 4; the network server, replica manager and controller are not built yet):
+//! Kafka broker (ZooKeeper mode, later KRaft) and the `kafka-server` binary. A request
+//! travels: `network` (listeners, framing, header decode) → `handlers` (one module per API
+//! family) → `replica` (leadership, appends, reads) → `log_manager` / `log`. Around it:
+//! `server` (startup, shared state, background loops, group coordinator glue),
+//! `controller` (ZooKeeper-mode controller, in-process delivery to this broker) and
+//! `metadata` (the cache clients' Metadata requests are answered from), `alloc` (the binary's
+//! allocator, which keeps wire-declared array sizes from aborting the process). Libraries:
 //! - `config`: server.properties, every key with Kafka's name and default;
 //! - `zkdata` / `zkclient`: Kafka 2.x's znode layout and JSON, and the ZooKeeper operations
 //!   Kafka relies on (registration, controller election and fencing, topics, configs);
@@ -9,9 +14,18 @@
 //! - `group`: the consumer group coordinator as a state machine, and the
 //!   `__consumer_offsets` record formats.
 
+pub mod alloc;
 pub mod assignment;
 pub mod config;
+pub mod controller;
 pub mod group;
+pub mod handlers;
+pub mod interbroker;
 pub mod log;
+pub mod log_manager;
+pub mod metadata;
+pub mod network;
+pub mod replica;
+pub mod server;
 pub mod zkclient;
 pub mod zkdata;

@@ -1,5 +1,5 @@
 //! `broker::zkclient` against the real zkraft ZooKeeper server (`zk-server`, from
-//! `ZK_SERVER_BIN` or `<workspace>/target/release/zk-server`), one server per test on an
+//! `ZK_SERVER_BIN`, `$CARGO_TARGET_DIR/release/zk-server` or `<workspace>/target/release/zk-server`), one server per test on an
 //! ephemeral loopback port.
 
 use std::collections::BTreeMap;
@@ -29,6 +29,11 @@ impl ZkServer {
     fn start() -> ZkServer {
         let bin = std::env::var_os("ZK_SERVER_BIN")
             .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("CARGO_TARGET_DIR")
+                    .map(|t| PathBuf::from(t).join("release/zk-server"))
+                    .filter(|p| p.exists())
+            })
             .unwrap_or_else(|| {
                 PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/zk-server")
             });

@@ -1,0 +1,192 @@
+//! The socket server: one accept loop per listener, one task per connection. A connection
+//! reads size-prefixed frames (bounded by `socket.request.max.bytes`), decodes the header by
+//! API key and version, and handles requests one at a time — Kafka mutes a connection while
+//! a request is in flight, which is what keeps responses in request order.
+//!
+//! Protocol violations (oversized or negative frames, unknown API keys, undecodable
+//! requests, versions we do not implement for anything but ApiVersions) close the
+//! connection, as Kafka does.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::config::EndPoint;
+use crate::handlers::{self, RequestContext};
+use crate::server::Broker;
+
+/// Accepts connections on `listener` until the broker shuts down.
+pub async fn serve(broker: Arc<Broker>, endpoint: EndPoint, listener: TcpListener) {
+    let mut shutdown = broker.shutdown_signal();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.changed() => return,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                let b = broker.clone();
+                let listener_name = endpoint.listener_name.clone();
+                tokio::spawn(async move {
+                    let mut shutdown = b.shutdown_signal();
+                    tokio::select! {
+                        r = connection(b.clone(), listener_name, stream, peer) => {
+                            if let Err(e) = r {
+                                tracing::debug!("connection from {peer} closed: {e}");
+                            }
+                        }
+                        _ = shutdown.changed() => {}
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Why a connection was closed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The peer broke the protocol; the text says how.
+    #[error("{0}")]
+    Protocol(String),
+}
+
+async fn connection(
+    broker: Arc<Broker>,
+    listener_name: String,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+) -> Result<(), ConnectionError> {
+    let max = broker.config.socket_request_max_bytes;
+    loop {
+        let size = match stream.read_i32().await {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        if size < 0 || size > max {
+            return Err(ConnectionError::Protocol(format!(
+                "Invalid receive (size = {size} larger than {max})"
+            )));
+        }
+        let mut frame = vec![0u8; size as usize];
+        stream.read_exact(&mut frame).await?;
+        if let Some(out) = handle_frame(&broker, &listener_name, peer, Bytes::from(frame)).await? {
+            stream.write_all(&out).await?;
+        }
+    }
+}
+
+/// Decodes one request frame, handles it and returns the encoded response frame (`None`
+/// when the request gets no response, e.g. acks=0 produce).
+pub async fn handle_frame(
+    broker: &Arc<Broker>,
+    listener_name: &str,
+    peer: SocketAddr,
+    mut frame: Bytes,
+) -> Result<Option<BytesMut>, ConnectionError> {
+    if frame.len() < 4 {
+        return Err(ConnectionError::Protocol(
+            "request shorter than its header".into(),
+        ));
+    }
+    let key = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let api = ApiKey::try_from(key)
+        .map_err(|_| ConnectionError::Protocol(format!("unknown API key {key}")))?;
+    let supported = handlers::supported_versions(api);
+    let in_range = supported.is_some_and(|(min, max)| (min..=max).contains(&version));
+    if !in_range && api != ApiKey::ApiVersions {
+        return Err(ConnectionError::Protocol(format!(
+            "unsupported version {version} of {api:?}"
+        )));
+    }
+    let header_version = api.request_header_version(version);
+    let header = RequestHeader::decode(&mut frame, header_version)
+        .map_err(|e| ConnectionError::Protocol(format!("bad request header: {e}")))?;
+    let ctx = RequestContext {
+        api_key: api,
+        api_version: version,
+        correlation_id: header.correlation_id,
+        client_id: header
+            .client_id
+            .as_ref()
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+        listener_name: listener_name.to_owned(),
+        peer,
+    };
+    if !in_range {
+        // ApiVersions from a newer client: answer v0 with UNSUPPORTED_VERSION and our
+        // ranges, so it can pick a version we speak.
+        let resp = handlers::api_versions_unsupported();
+        return encode_response(&ctx, ApiKey::ApiVersions, 0, &resp).map(Some);
+    }
+    let request = RequestKind::decode(api, &mut frame, version)
+        .map_err(|e| ConnectionError::Protocol(format!("cannot decode {api:?} v{version}: {e}")))?;
+    let Some(response) = handlers::handle(broker, &ctx, request).await else {
+        return Ok(None);
+    };
+    encode_kind(&ctx, api, version, &response).map(Some)
+}
+
+fn encode_header(
+    ctx: &RequestContext,
+    api: ApiKey,
+    version: i16,
+    buf: &mut BytesMut,
+) -> Result<(), ConnectionError> {
+    let mut header = ResponseHeader::default();
+    header.correlation_id = ctx.correlation_id;
+    header
+        .encode(buf, api.response_header_version(version))
+        .map_err(|e| ConnectionError::Protocol(format!("cannot encode response header: {e}")))
+}
+
+fn finish_frame(body: BytesMut) -> Result<BytesMut, ConnectionError> {
+    let len = i32::try_from(body.len())
+        .map_err(|_| ConnectionError::Protocol("response too large".into()))?;
+    let mut out = BytesMut::with_capacity(body.len() + 4);
+    out.put_i32(len);
+    out.put_slice(body.chunk());
+    Ok(out)
+}
+
+fn encode_response<M: Encodable>(
+    ctx: &RequestContext,
+    api: ApiKey,
+    version: i16,
+    body: &M,
+) -> Result<BytesMut, ConnectionError> {
+    let mut buf = BytesMut::new();
+    encode_header(ctx, api, version, &mut buf)?;
+    body.encode(&mut buf, version)
+        .map_err(|e| ConnectionError::Protocol(format!("cannot encode response: {e}")))?;
+    finish_frame(buf)
+}
+
+fn encode_kind(
+    ctx: &RequestContext,
+    api: ApiKey,
+    version: i16,
+    body: &kafka_protocol::messages::ResponseKind,
+) -> Result<BytesMut, ConnectionError> {
+    let mut buf = BytesMut::new();
+    encode_header(ctx, api, version, &mut buf)?;
+    body.encode(&mut buf, version).map_err(|e| {
+        ConnectionError::Protocol(format!("cannot encode {api:?} v{version} response: {e}"))
+    })?;
+    finish_frame(buf)
+}
