@@ -266,7 +266,8 @@ impl Committer {
     }
 }
 
-fn fatal(msg: &str) -> ! {
+/// A storage failure the server cannot survive without lying: log it and exit.
+pub(crate) fn fatal(msg: &str) -> ! {
     tracing::error!("{msg}; exiting");
     eprintln!("zk-server: {msg}");
     std::process::exit(2);

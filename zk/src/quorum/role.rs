@@ -163,11 +163,7 @@ fn recent_txns(
     v.into()
 }
 
-fn fatal(msg: &str) -> ! {
-    tracing::error!("{msg}; exiting");
-    eprintln!("zk-server: {msg}");
-    std::process::exit(2);
-}
+use crate::zkdb::fatal;
 
 impl Core {
     fn quorum(&self) -> &Quorum {
