@@ -974,6 +974,10 @@ pub struct DiffConfig {
     /// on every session before each action and as the barrier after it (a member answers
     /// reads from its own tree, which may lag the commit by a moment).
     pub members: usize,
+    /// Timeout of the short session. In an ensemble a follower's sessions stay alive only
+    /// through the touches it reports to the leader every half tick, so a busy machine needs
+    /// more slack than 3 ticks.
+    pub short_timeout_ms: i32,
 }
 
 /// Differences between Apache 3.8.0 (Debian) and zkraft found by this suite; the directed
@@ -1005,6 +1009,7 @@ impl DiffConfig {
             sort_acls: true,
             extra_system_props: Vec::new(),
             members: 1,
+            short_timeout_ms: SHORT_TIMEOUT_MS,
         }
     }
 
@@ -1814,7 +1819,7 @@ impl Generator {
     fn open_slot(&mut self, s: usize) -> Action {
         self.open[s] = true;
         let timeout_ms = if Some(s) == self.cfg.short_slot() {
-            SHORT_TIMEOUT_MS
+            self.cfg.short_timeout_ms
         } else {
             *self
                 .rng

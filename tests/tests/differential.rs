@@ -65,6 +65,7 @@ fn differential_random_sequences_through_three_member_ensembles() {
     for seed in seeds {
         let mut cfg = DiffConfig::new(seed, ops, a, b);
         cfg.members = 3;
+        cfg.short_timeout_ms = 3_000;
         eprintln!("differential (3 members): seed={seed} ops={ops} A={a} B={b}");
         let report = run(&cfg).unwrap_or_else(|e| panic!("seed {seed}: {e:#}"));
         if let Err(e) = report.write_traces(&dir) {
