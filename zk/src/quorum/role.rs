@@ -823,6 +823,12 @@ impl Core {
                 }
                 learner::Action::StartServing { epoch } => {
                     f.serving = true;
+                    // As Apache's learner: the new epoch's start is our last processed zxid
+                    // (srvr shows it; clients that saw it may connect here).
+                    let start = make_zxid(epoch, 0);
+                    if self.tree.last_processed_zxid < start {
+                        self.tree.last_processed_zxid = start;
+                    }
                     tracing::info!(
                         "FOLLOWING leader {} in epoch {epoch}, serving clients",
                         f.leader_id
