@@ -83,7 +83,10 @@ impl Ensemble {
     fn start(kind: Kind, n: usize, launch: &Launch) -> Result<Ensemble> {
         fs::create_dir_all(&launch.data_root)?;
         let tmp = tempfile::Builder::new()
-            .prefix(&format!("zk-bench-ens-{}-", kind.name().to_ascii_lowercase()))
+            .prefix(&format!(
+                "zk-bench-ens-{}-",
+                kind.name().to_ascii_lowercase()
+            ))
             .tempdir_in(&launch.data_root)?;
         let mut ports = Vec::new();
         let mut seen = std::collections::BTreeSet::new();
@@ -138,10 +141,7 @@ impl Ensemble {
         } else {
             Some(tmp)
         };
-        Ok(Ensemble {
-            members,
-            _tmp: tmp,
-        })
+        Ok(Ensemble { members, _tmp: tmp })
     }
 
     /// Waits until every running member serves and one leads; returns the leader's index.
@@ -151,7 +151,13 @@ impl Ensemble {
             let modes: Vec<Option<String>> = self
                 .members
                 .iter()
-                .map(|m| if m.child.is_some() { m.mode() } else { Some("down".into()) })
+                .map(|m| {
+                    if m.child.is_some() {
+                        m.mode()
+                    } else {
+                        Some("down".into())
+                    }
+                })
                 .collect();
             let leaders: Vec<usize> = modes
                 .iter()
@@ -240,8 +246,14 @@ pub async fn bench(
             duration: warmup_global,
             ..shape
         };
-        workloads::throughput_spread(&addrs, e.members[leader].pid(), keys.clone(), Mix::Write, warm)
-            .await?;
+        workloads::throughput_spread(
+            &addrs,
+            e.members[leader].pid(),
+            keys.clone(),
+            Mix::Write,
+            warm,
+        )
+        .await?;
     }
     log(format!(
         "setData over all members, {:.0} s",
@@ -279,13 +291,19 @@ pub async fn bench(
             let t = Instant::now();
             let ok = probe_create(survivors[probe as usize % survivors.len()], probe).await;
             if std::env::var_os("ZK_BENCH_TRACE").is_some() {
-                log(format!("probe {probe}: {ok} in {:?} at +{:?}", t.elapsed(), t0.elapsed()));
+                log(format!(
+                    "probe {probe}: {ok} in {:?} at +{:?}",
+                    t.elapsed(),
+                    t0.elapsed()
+                ));
             }
             if ok {
                 break;
             }
             if t0.elapsed() > Duration::from_secs(120) {
-                return Err(anyhow!("no write succeeded within 120 s of killing the leader"));
+                return Err(anyhow!(
+                    "no write succeeded within 120 s of killing the leader"
+                ));
             }
         }
         let took = t0.elapsed();

@@ -357,9 +357,16 @@ fn main() -> Result<()> {
                 args.kills,
             ))?);
         }
-        println!("## zk-bench: {}-member ensembles, zkraft vs Apache ZooKeeper\n", args.ensemble);
+        println!(
+            "## zk-bench: {}-member ensembles, zkraft vs Apache ZooKeeper\n",
+            args.ensemble
+        );
         println!("Command:\n\n```\n{}\n```\n", report::command_line());
-        println!("Machine:\n\n{}- load average at end: {}\n", machine, report::load_avg());
+        println!(
+            "Machine:\n\n{}- load average at end: {}\n",
+            machine,
+            report::load_avg()
+        );
         println!(
             "Load: {} sessions × {} outstanding setData, spread over the members, {}-byte values, {} keys, {:.0} s measured \
              after {:.0} s warm-up; every member on this machine, fresh dataDir under {}, fsync on, tickTime 2000, initLimit 10, syncLimit 5.\n",

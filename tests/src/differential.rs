@@ -1881,8 +1881,7 @@ impl Side {
         };
         let mut norm = Norm::new();
         norm.sort_acls = cfg.sort_acls;
-        let control =
-            RawClient::connect(addrs[0], LONG_TIMEOUT_MS).context("control session")?;
+        let control = RawClient::connect(addrs[0], LONG_TIMEOUT_MS).context("control session")?;
         norm.session(control.session_id);
         Ok(Side {
             kind,
@@ -1987,7 +1986,9 @@ impl Side {
                         ConnectParams::resume(c.session_id, &c.passwd, c.timeout_ms, c.last_zxid);
                     c.drop_connection();
                     // In an ensemble the session moves to the next member.
-                    let a = self.addrs[(self.addrs.iter().position(|x| *x == c_addr).unwrap_or(0) + 1) % self.addrs.len()];
+                    let a = self.addrs[(self.addrs.iter().position(|x| *x == c_addr).unwrap_or(0)
+                        + 1)
+                        % self.addrs.len()];
                     match RawClient::connect_with(a, &p) {
                         Ok(nc) => {
                             lines.push(format!(

@@ -49,7 +49,10 @@ fn quiet_port() -> Result<u16> {
         // A cheap spread over 20000..32000, different per process and per call.
         let x = (std::process::id() as u64)
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(SEQ.fetch_add(1, Ordering::Relaxed).wrapping_mul(0xD1B5_4A32_D192_ED03));
+            .wrapping_add(
+                SEQ.fetch_add(1, Ordering::Relaxed)
+                    .wrapping_mul(0xD1B5_4A32_D192_ED03),
+            );
         let port = 20_000 + ((x >> 33) % 12_000) as u16;
         let mut used = USED.lock().unwrap_or_else(|p| p.into_inner());
         if used.contains(&port) {
@@ -238,7 +241,11 @@ impl Ensemble {
     pub fn log_tails(&self, n: usize) -> String {
         let mut s = String::new();
         for (i, node) in self.nodes.iter().enumerate() {
-            s.push_str(&format!("---- member {} ----\n{}\n", i + 1, node.log_tail(n)));
+            s.push_str(&format!(
+                "---- member {} ----\n{}\n",
+                i + 1,
+                node.log_tail(n)
+            ));
         }
         s
     }

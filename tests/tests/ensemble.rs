@@ -82,21 +82,36 @@ fn t10_three_members_elect_one_leader_and_serve_everywhere() {
     );
     let m = mntr(&e, leader);
     assert_eq!(m.get("zk_server_state").map(String::as_str), Some("leader"));
-    assert_eq!(m.get("zk_synced_followers").map(String::as_str), Some("2"), "{m:?}");
+    assert_eq!(
+        m.get("zk_synced_followers").map(String::as_str),
+        Some("2"),
+        "{m:?}"
+    );
     assert_eq!(m.get("zk_pending_syncs").map(String::as_str), Some("0"));
     let follower = (0..3).find(|&i| i != leader).unwrap();
     assert_eq!(
-        mntr(&e, follower).get("zk_server_state").map(String::as_str),
+        mntr(&e, follower)
+            .get("zk_server_state")
+            .map(String::as_str),
         Some("follower")
     );
 
     // Writes through every member, each seen by every other member.
     let mut cs: Vec<RawClient> = (0..3).map(|i| client(&e, i)).collect();
-    cs[0].create("/t10", Some(b"root"), &open_acl(), 0).unwrap().unwrap();
+    cs[0]
+        .create("/t10", Some(b"root"), &open_acl(), 0)
+        .unwrap()
+        .unwrap();
     for i in 0..3 {
         let p = format!("/t10/from{i}");
-        assert_eq!(cs[i].create(&p, Some(b"v0"), &open_acl(), 0).unwrap(), Ok(p.clone()));
-        let st = cs[i].set_data(&p, Some(format!("v{i}").as_bytes()), 0).unwrap().unwrap();
+        assert_eq!(
+            cs[i].create(&p, Some(b"v0"), &open_acl(), 0).unwrap(),
+            Ok(p.clone())
+        );
+        let st = cs[i]
+            .set_data(&p, Some(format!("v{i}").as_bytes()), 0)
+            .unwrap()
+            .unwrap();
         assert_eq!(st.version, 1);
         // A client reads its own write at once, wherever it is connected.
         let d = cs[i].get_data(&p, false).unwrap().unwrap();
@@ -104,7 +119,9 @@ fn t10_three_members_elect_one_leader_and_serve_everywhere() {
     }
     // The same create through another member fails as it does on one server.
     assert_eq!(
-        cs[1].create("/t10/from0", Some(b"x"), &open_acl(), 0).unwrap(),
+        cs[1]
+            .create("/t10/from0", Some(b"x"), &open_acl(), 0)
+            .unwrap(),
         Err(NODE_EXISTS)
     );
     let trees: Vec<Tree> = cs.iter_mut().map(|c| read_tree(c, "/t10")).collect();
@@ -114,12 +131,20 @@ fn t10_three_members_elect_one_leader_and_serve_everywhere() {
 
     // A watch set on one member fires for a write through another.
     cs[2].exists("/t10/w", true).unwrap().unwrap_err();
-    cs[1].create("/t10/w", None, &open_acl(), 0).unwrap().unwrap();
-    let n = cs[2].wait_notifications(1, Duration::from_secs(10)).unwrap();
+    cs[1]
+        .create("/t10/w", None, &open_acl(), 0)
+        .unwrap()
+        .unwrap();
+    let n = cs[2]
+        .wait_notifications(1, Duration::from_secs(10))
+        .unwrap();
     assert_eq!(n[0].event.path, "/t10/w");
 
     // Ephemerals of a session on one member vanish everywhere when it closes.
-    cs[0].create("/t10/eph", None, &open_acl(), 1).unwrap().unwrap();
+    cs[0]
+        .create("/t10/eph", None, &open_acl(), 1)
+        .unwrap()
+        .unwrap();
     assert!(cs[2].sync("/t10").unwrap().is_ok());
     assert!(cs[2].exists("/t10/eph", false).unwrap().is_ok());
     cs[0].close_session().unwrap();
@@ -135,13 +160,19 @@ fn t20_a_session_moves_between_members_with_its_ephemerals() {
     let e = start3();
     let mut a = client(&e, 0);
     a.create("/t20", None, &open_acl(), 0).unwrap().unwrap();
-    a.create("/t20/eph", Some(b"mine"), &open_acl(), 1).unwrap().unwrap();
+    a.create("/t20/eph", Some(b"mine"), &open_acl(), 1)
+        .unwrap()
+        .unwrap();
     let (sid, passwd, timeout, zxid) = (a.session_id, a.passwd.clone(), a.timeout_ms, a.last_zxid);
     a.drop_connection();
     // The same session, resumed on another member.
     let p = tests::rawclient::ConnectParams::resume(sid, &passwd, timeout, zxid);
     let mut b = RawClient::connect_with(addr(&e, 1), &p).unwrap();
-    assert_eq!(b.session_id, sid, "session refused: {:?}", b.connect_response);
+    assert_eq!(
+        b.session_id, sid,
+        "session refused: {:?}",
+        b.connect_response
+    );
     let st = b.exists("/t20/eph", false).unwrap().unwrap();
     assert_eq!(st.ephemeral_owner, sid);
     // It writes through its new member, and its close removes the ephemeral everywhere.
@@ -216,7 +247,14 @@ fn t30_kill9_leader_under_writers_loses_no_acknowledged_write() {
             std::thread::spawn(move || writer(a, id, s, l))
         })
         .collect();
-    let acked = || log.lock().unwrap().events().iter().filter(|e| e.acked).count();
+    let acked = || {
+        log.lock()
+            .unwrap()
+            .events()
+            .iter()
+            .filter(|e| e.acked)
+            .count()
+    };
     wait_until(Duration::from_secs(20), "writes before the kill", || {
         (acked() > 200).then_some(())
     })
@@ -252,9 +290,11 @@ fn t30_kill9_leader_under_writers_loses_no_acknowledged_write() {
         failover < Duration::from_secs(10),
         "failover took {failover:?}"
     );
-    wait_until(Duration::from_secs(20), "writes with the new leader", || {
-        (acked() > before + 200).then_some(())
-    })
+    wait_until(
+        Duration::from_secs(20),
+        "writes with the new leader",
+        || (acked() > before + 200).then_some(()),
+    )
     .unwrap();
     // The old leader comes back as a follower and catches up.
     e.start_again(old).unwrap();
@@ -290,9 +330,11 @@ fn t40_a_member_alone_does_not_serve_and_a_majority_does() {
     // Two members down: the last one cannot form a quorum and stops serving.
     e.kill9(others[0]).unwrap();
     e.kill9(others[1]).unwrap();
-    wait_until(Duration::from_secs(20), "the lone member to stop serving", || {
-        (e.mode(leader) == Mode::Down).then_some(())
-    })
+    wait_until(
+        Duration::from_secs(20),
+        "the lone member to stop serving",
+        || (e.mode(leader) == Mode::Down).then_some(()),
+    )
     .unwrap();
     let refused = match RawClient::connect(addr(&e, leader), 5000) {
         Err(_) => true,
@@ -435,7 +477,9 @@ fn t50_cas_register_through_every_member_across_leader_kills_is_linearizable() {
     };
     for round in 0..3 {
         progress(1000);
-        let l = e.leader().unwrap_or_else(|| panic!("round {round}: {:?}", e.modes()));
+        let l = e
+            .leader()
+            .unwrap_or_else(|| panic!("round {round}: {:?}", e.modes()));
         e.kill9(l).unwrap();
         e.wait_serving(Duration::from_secs(30)).unwrap();
         progress(300);
@@ -450,7 +494,11 @@ fn t50_cas_register_through_every_member_across_leader_kills_is_linearizable() {
         .collect();
     let definite = history.iter().filter(|o| o.complete.is_some()).count();
     assert!(definite > 300, "too few operations completed: {definite}");
-    match check(&history, |_| Register::new("init".to_string(), 0), &Limits::default()) {
+    match check(
+        &history,
+        |_| Register::new("init".to_string(), 0),
+        &Limits::default(),
+    ) {
         Ok(stats) => eprintln!(
             "{} operations ({definite} definite) linearizable: {stats:?}",
             history.len()
@@ -464,7 +512,9 @@ fn t15_five_members_survive_two_failures() {
     let mut e = Ensemble::start(ServerKind::from_env(), 5, opts()).expect("ensemble");
     let leader = e.leader().unwrap();
     let mut c = client(&e, leader);
-    c.create("/t15", Some(b"five"), &open_acl(), 0).unwrap().unwrap();
+    c.create("/t15", Some(b"five"), &open_acl(), 0)
+        .unwrap()
+        .unwrap();
     // Two members down (the leader among them): three of five are still a majority.
     let other = (0..5).find(|&i| i != leader).unwrap();
     e.kill9(leader).unwrap();
@@ -472,7 +522,9 @@ fn t15_five_members_survive_two_failures() {
     e.wait_serving(Duration::from_secs(30)).unwrap();
     let live: Vec<usize> = (0..5).filter(|&i| i != leader && i != other).collect();
     let mut w = client(&e, live[0]);
-    w.create("/t15/after", None, &open_acl(), 0).unwrap().unwrap();
+    w.create("/t15/after", None, &open_acl(), 0)
+        .unwrap()
+        .unwrap();
     for &i in &live {
         let t = read_tree(&mut client(&e, i), "/t15");
         assert!(t.contains_key("/t15/after"), "member {}: {t:?}", i + 1);
@@ -483,14 +535,24 @@ fn t15_five_members_survive_two_failures() {
 fn t16_an_observer_serves_reads_and_forwards_writes_without_voting() {
     let mut ports = tests::ensemble::pick_ports(4).unwrap();
     ports[3].observer = true;
-    let e = Ensemble::start_with(ServerKind::from_env(), opts(), ports, vec![None; 4]).expect("ensemble");
+    let e = Ensemble::start_with(ServerKind::from_env(), opts(), ports, vec![None; 4])
+        .expect("ensemble");
     assert_eq!(e.mode(3), Mode::Observer, "{:?}", e.modes());
     let mut o = client(&e, 3);
-    o.create("/t16", Some(b"via observer"), &open_acl(), 0).unwrap().unwrap();
+    o.create("/t16", Some(b"via observer"), &open_acl(), 0)
+        .unwrap()
+        .unwrap();
     let leader = e.leader().unwrap();
     let t = read_tree(&mut client(&e, leader), "/t16");
-    assert_eq!(t.get("/t16").map(|(d, _)| d.as_slice()), Some(&b"via observer"[..]));
+    assert_eq!(
+        t.get("/t16").map(|(d, _)| d.as_slice()),
+        Some(&b"via observer"[..])
+    );
     let m = mntr(&e, leader);
     assert_eq!(m.get("zk_learners").map(String::as_str), Some("3"), "{m:?}");
-    assert_eq!(m.get("zk_synced_followers").map(String::as_str), Some("2"), "{m:?}");
+    assert_eq!(
+        m.get("zk_synced_followers").map(String::as_str),
+        Some("2"),
+        "{m:?}"
+    );
 }

@@ -40,7 +40,11 @@ fn user_tree(c: &mut RawClient) -> Tree {
         out.insert(p.clone(), (d.data.unwrap_or_default(), d.stat.version));
         if let Ok(kids) = c.get_children(&p, false).expect("get_children") {
             for k in kids {
-                todo.push(if p == "/" { format!("/{k}") } else { format!("{p}/{k}") });
+                todo.push(if p == "/" {
+                    format!("/{k}")
+                } else {
+                    format!("{p}/{k}")
+                });
             }
         }
     }
@@ -73,8 +77,13 @@ fn t70_standalone_grows_to_three_members_and_shrinks_back() {
     let d1 = dir(&tmp, "one");
     standalone_history(kind, &d1, &["/flow", "/flow/a"]);
     // The old server becomes member 1 with its data; members 2 and 3 start empty.
-    let e = Ensemble::start_with(kind, opts(), pick_ports(3).unwrap(), vec![Some(d1.clone()), None, None])
-        .expect("ensemble");
+    let e = Ensemble::start_with(
+        kind,
+        opts(),
+        pick_ports(3).unwrap(),
+        vec![Some(d1.clone()), None, None],
+    )
+    .expect("ensemble");
     for n in &e.nodes {
         let t = user_tree(&mut client(n));
         assert_eq!(
@@ -83,8 +92,14 @@ fn t70_standalone_grows_to_three_members_and_shrinks_back() {
             "{t:?}"
         );
     }
-    client(&e.nodes[2]).create("/flow/b", Some(b"b"), &open_acl(), 0).unwrap().unwrap();
-    client(&e.nodes[1]).create("/flow/c", Some(b"c"), &open_acl(), 0).unwrap().unwrap();
+    client(&e.nodes[2])
+        .create("/flow/b", Some(b"b"), &open_acl(), 0)
+        .unwrap()
+        .unwrap();
+    client(&e.nodes[1])
+        .create("/flow/c", Some(b"c"), &open_acl(), 0)
+        .unwrap()
+        .unwrap();
     let before = user_tree(&mut client(&e.nodes[0]));
     assert!(before.contains_key("/flow/b") && before.contains_key("/flow/c"));
     let mut e = e;
@@ -105,9 +120,13 @@ fn t71_a_dead_member_is_replaced_by_an_empty_one_with_the_same_myid() {
     let leader = e.leader().unwrap();
     let victim = (0..3).find(|&i| i != leader).unwrap();
     let mut c = client(&e.nodes[leader]);
-    c.create("/t71", Some(b"x"), &open_acl(), 0).unwrap().unwrap();
+    c.create("/t71", Some(b"x"), &open_acl(), 0)
+        .unwrap()
+        .unwrap();
     for i in 0..50 {
-        c.create(&format!("/t71/n{i}"), Some(b"v"), &open_acl(), 0).unwrap().unwrap();
+        c.create(&format!("/t71/n{i}"), Some(b"v"), &open_acl(), 0)
+            .unwrap()
+            .unwrap();
     }
     e.kill9(victim).unwrap();
     // The machine is gone: a new one with an empty data directory and the same myid.
@@ -123,7 +142,9 @@ fn t71_a_dead_member_is_replaced_by_an_empty_one_with_the_same_myid() {
             std::fs::remove_file(&p).unwrap();
         }
     }
-    c.create("/t71/while-down", None, &open_acl(), 0).unwrap().unwrap();
+    c.create("/t71/while-down", None, &open_acl(), 0)
+        .unwrap()
+        .unwrap();
     e.start_again(victim).unwrap();
     e.wait_serving(Duration::from_secs(30)).unwrap();
     let want = user_tree(&mut client(&e.nodes[leader]));
@@ -172,7 +193,10 @@ fn retrying_writer(
 #[test]
 fn t72_rolling_restart_under_load_only_costs_retries() {
     let mut e = Ensemble::start(ServerKind::from_env(), 3, opts()).expect("ensemble");
-    client(&e.nodes[0]).create("/t72", None, &open_acl(), 0).unwrap().unwrap();
+    client(&e.nodes[0])
+        .create("/t72", None, &open_acl(), 0)
+        .unwrap()
+        .unwrap();
     let addrs: Vec<_> = e.nodes.iter().map(|n| n.addr()).collect();
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicUsize::new(0));
@@ -210,14 +234,25 @@ fn t72_rolling_restart_under_load_only_costs_retries() {
         t.join().unwrap();
     }
     let failures = failures.lock().unwrap();
-    assert!(failures.is_empty(), "errors other than connection loss: {failures:?}");
+    assert!(
+        failures.is_empty(),
+        "errors other than connection loss: {failures:?}"
+    );
     let acked = acked.lock().unwrap();
     for n in &e.nodes {
         let t = user_tree(&mut client(n));
         let missing: Vec<&String> = acked.iter().filter(|p| !t.contains_key(*p)).collect();
-        assert!(missing.is_empty(), "{} acknowledged creates missing on {}: {missing:?}", missing.len(), n.addr());
+        assert!(
+            missing.is_empty(),
+            "{} acknowledged creates missing on {}: {missing:?}",
+            missing.len(),
+            n.addr()
+        );
     }
-    eprintln!("{} acknowledged creates across a rolling restart", acked.len());
+    eprintln!(
+        "{} acknowledged creates across a rolling restart",
+        acked.len()
+    );
 }
 
 #[test]
@@ -252,9 +287,15 @@ fn t60_a_member_with_another_history_never_answers_differently() {
             eprintln!("Apache ZooKeeper: trap reproduced: {}", trap || !same);
         }
         ServerKind::Zkraft => {
-            assert!(!trap, "member 2 says NodeExists to create and NoNode to get");
+            assert!(
+                !trap,
+                "member 2 says NodeExists to create and NoNode to get"
+            );
             assert!(same, "members differ:\n{:#?}", trees);
-            assert!(!trees[1].contains_key("/x"), "member 2 still serves its own history");
+            assert!(
+                !trees[1].contains_key("/x"),
+                "member 2 still serves its own history"
+            );
             let log = std::fs::read_to_string(e.nodes[1].log_path()).unwrap_or_default();
             assert!(
                 log.contains("refusing our local data"),
@@ -265,7 +306,11 @@ fn t60_a_member_with_another_history_never_answers_differently() {
             let kept = std::fs::read_dir(&b)
                 .unwrap()
                 .filter_map(|d| d.ok())
-                .any(|d| d.file_name().to_string_lossy().starts_with("version-2.diverged-"));
+                .any(|d| {
+                    d.file_name()
+                        .to_string_lossy()
+                        .starts_with("version-2.diverged-")
+                });
             assert!(kept, "the old data directory was not kept");
         }
     }
@@ -286,7 +331,10 @@ fn t80_zkraft_and_apache_members_in_one_ensemble() {
                 continue;
             }
             let p = format!("/t80-{tag}-{i}");
-            client(n).create(&p, Some(tag.as_bytes()), &open_acl(), 0).unwrap().unwrap();
+            client(n)
+                .create(&p, Some(tag.as_bytes()), &open_acl(), 0)
+                .unwrap()
+                .unwrap();
         }
     };
     let same = |e: &Ensemble| {
@@ -296,12 +344,15 @@ fn t80_zkraft_and_apache_members_in_one_ensemble() {
             .filter(|n| n.pid().is_some())
             .map(|n| user_tree(&mut client(n)))
             .collect();
-        assert!(trees.windows(2).all(|w| w[0] == w[1]), "members differ: {trees:#?}");
+        assert!(
+            trees.windows(2).all(|w| w[0] == w[1]),
+            "members differ: {trees:#?}"
+        );
         trees[0].len()
     };
     all_write(&e, "a");
     assert_eq!(same(&e), 4); // "/" and three nodes
-    // Whoever leads (Apache's sid 3 wins a tie), kill it; the other kind takes over.
+                             // Whoever leads (Apache's sid 3 wins a tie), kill it; the other kind takes over.
     let first = e.leader().unwrap();
     e.kill9(first).unwrap();
     let second = e.wait_serving(Duration::from_secs(30)).unwrap();
@@ -340,10 +391,11 @@ fn t61_a_member_with_another_history_of_the_same_length_is_caught_before_serving
     eprintln!("{kind}: trees identical: {same}");
     if kind == ServerKind::Zkraft {
         assert!(same, "members differ:\n{:#?}", trees);
-        let refused = e
-            .nodes
-            .iter()
-            .any(|n| std::fs::read_to_string(n.log_path()).unwrap_or_default().contains("refusing our local data"));
+        let refused = e.nodes.iter().any(|n| {
+            std::fs::read_to_string(n.log_path())
+                .unwrap_or_default()
+                .contains("refusing our local data")
+        });
         assert!(refused, "no member logged the divergence");
     }
 }

@@ -130,7 +130,10 @@ fn crud_and_create_modes() {
     // zkCli prints "Closed" from its event thread while the JVM exits, so
     // that last line is sometimes lost; the connection itself must be the
     // only other state change.
-    assert_eq!(run.session_events.first().map(String::as_str), Some("SyncConnected"));
+    assert_eq!(
+        run.session_events.first().map(String::as_str),
+        Some("SyncConnected")
+    );
     assert!(
         run.session_events[1..].iter().all(|e| e == "Closed"),
         "unexpected session events: {:?}",

@@ -20,10 +20,10 @@ use crate::datatree::{DataTree, Trigger, TxnResult};
 use crate::jute::*;
 use crate::path;
 use crate::proto::{err, event, op, xid, CreateMode, EphemeralKind, MAX_TTL};
+use crate::quorum::role::{Quorum, Role, FORWARDED};
 use crate::session::{password, SessionTracker};
 use crate::stats::{ConnStats, ServerStats};
 use crate::txn::{TxnBody, TxnEntry};
-use crate::quorum::role::{Quorum, Role, FORWARDED};
 use crate::watch::{ConnId, Mode, WatchManager};
 
 /// A frame for a connection's writer.
@@ -83,10 +83,18 @@ pub enum CoreMsg {
         leader: u64,
     },
     /// The role of generation `gen` could not start.
-    LostLeader { gen: u64, why: String },
-    Zab { gen: u64, ev: ZabEvent },
+    LostLeader {
+        gen: u64,
+        why: String,
+    },
+    Zab {
+        gen: u64,
+        ev: ZabEvent,
+    },
     /// The txn log is durable up to `zxid` (ensemble only).
-    Logged { zxid: i64 },
+    Logged {
+        zxid: i64,
+    },
     Shutdown,
 }
 
@@ -549,7 +557,8 @@ impl Core {
             self.follower_connect(conn, req.session_id, pw_ok, timeout, old_client);
             return;
         }
-        let respond = |valid: bool, sid: i64| Self::connect_response_frame(valid, sid, timeout, old_client);
+        let respond =
+            |valid: bool, sid: i64| Self::connect_response_frame(valid, sid, timeout, old_client);
         if req.session_id == 0 {
             let sid = self.sessions.next_id();
             self.sessions.add(sid, timeout, self.now());
@@ -589,7 +598,13 @@ impl Core {
         }
     }
 
-    pub(crate) fn connect_response(&self, valid: bool, sid: i64, timeout: i32, old_client: bool) -> Vec<u8> {
+    pub(crate) fn connect_response(
+        &self,
+        valid: bool,
+        sid: i64,
+        timeout: i32,
+        old_client: bool,
+    ) -> Vec<u8> {
         Self::connect_response_frame(valid, sid, timeout, old_client)
     }
 
@@ -932,7 +947,13 @@ impl Core {
     }
 
     /// PrepRequestProcessor for single writes: a txn or the error to log.
-    pub(crate) fn prep(&self, conn: ConnId, sid: i64, opcode: i32, body: &[u8]) -> Result<TxnBody, i32> {
+    pub(crate) fn prep(
+        &self,
+        conn: ConnId,
+        sid: i64,
+        opcode: i32,
+        body: &[u8],
+    ) -> Result<TxnBody, i32> {
         let m = |_| err::MARSHALLING_ERROR;
         match opcode {
             op::CREATE | op::CREATE2 | op::CREATE_CONTAINER => {
@@ -1137,7 +1158,13 @@ impl Core {
 
     /// multi: each op is prepared and applied in turn so later ops see earlier ones; if one
     /// fails, the applied ones are rolled back and the multi is logged with error sub-txns.
-    pub(crate) fn multi(&mut self, conn: ConnId, sid: i64, cxid: i32, body: &[u8]) -> Result<TxnResult, i32> {
+    pub(crate) fn multi(
+        &mut self,
+        conn: ConnId,
+        sid: i64,
+        cxid: i32,
+        body: &[u8],
+    ) -> Result<TxnResult, i32> {
         let ops = match decode_multi(body) {
             Ok(ops) => ops,
             Err(()) => {

@@ -599,12 +599,12 @@ impl DataTree {
     }
 
     /// Java's `String.hashCode` (over UTF-16 code units, wrapping).
-pub fn java_string_hash(s: &str) -> i32 {
-    s.encode_utf16()
-        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
-}
+    pub fn java_string_hash(s: &str) -> i32 {
+        s.encode_utf16()
+            .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
+    }
 
-/// `DataTree.setData`.
+    /// `DataTree.setData`.
     pub fn set_data(
         &mut self,
         path: &str,

@@ -203,7 +203,9 @@ pub fn start(cfg: Config) -> Result<Running, ServerError> {
             };
             if let Some((ens, last_zxid, epoch, cmds)) = peer_start {
                 rt.spawn(async move {
-                    if let Err(e) = crate::quorum::peer::run(ens, last_zxid, epoch, peer_core, cmds).await {
+                    if let Err(e) =
+                        crate::quorum::peer::run(ens, last_zxid, epoch, peer_core, cmds).await
+                    {
                         tracing::error!("the quorum peer stopped: {e}");
                         eprintln!("zk-server: {e}");
                         std::process::exit(1);

@@ -744,7 +744,15 @@ mod tests {
                 }
             }]
         );
-        assert!(l.on_packet(2, ZabPacket::Diff { zxid: 0, check: None }).is_empty());
+        assert!(l
+            .on_packet(
+                2,
+                ZabPacket::Diff {
+                    zxid: 0,
+                    check: None
+                }
+            )
+            .is_empty());
         let mut l = Learner::new(cfg(LearnerRole::Follower), init);
         l.start(0);
         let out = l.on_packet(
@@ -766,7 +774,15 @@ mod tests {
     fn diff_sync_logs_at_newleader_acks_after_durable_and_commits_after_uptodate() {
         let mut l = registered(LearnerRole::Follower);
         let (a, b, c) = (make_zxid(1, 4), make_zxid(1, 5), make_zxid(2, 1));
-        assert!(l.on_packet(2, ZabPacket::Diff { zxid: b, check: None }).is_empty());
+        assert!(l
+            .on_packet(
+                2,
+                ZabPacket::Diff {
+                    zxid: b,
+                    check: None
+                }
+            )
+            .is_empty());
         for p in [
             prop(a),
             ZabPacket::Commit { zxid: a },
@@ -916,7 +932,13 @@ mod tests {
             [Action::LostLeader { .. }]
         ));
         let mut l = registered(LearnerRole::Follower);
-        l.on_packet(2, ZabPacket::Diff { zxid: 0, check: None });
+        l.on_packet(
+            2,
+            ZabPacket::Diff {
+                zxid: 0,
+                check: None,
+            },
+        );
         assert!(
             l.on_packet(2, ZabPacket::Ping { zxid: 0 }).is_empty(),
             "pings are not answered during sync"
@@ -1075,7 +1097,13 @@ mod tests {
     fn observer_applies_informs_and_ignores_proposals() {
         let mut l = registered(LearnerRole::Observer);
         let (a, b) = (make_zxid(1, 4), make_zxid(2, 1));
-        l.on_packet(2, ZabPacket::Diff { zxid: a, check: None });
+        l.on_packet(
+            2,
+            ZabPacket::Diff {
+                zxid: a,
+                check: None,
+            },
+        );
         l.on_packet(2, prop(a));
         l.on_packet(2, ZabPacket::Commit { zxid: a });
         l.on_packet(

@@ -177,28 +177,28 @@ pub async fn run(
                 ServerState::Leading => {
                     tracing::info!("LEADING (epoch from vote 0x{:x})", vote.peer_epoch);
                     match Ensemble::addr(&me.host, me.quorum_port) {
-                        Some(addr) => match QuorumListener::bind(addr, PacketDecoder::default())
-                            .await
-                        {
-                            Ok((l, events)) => {
-                                let io = l.io();
-                                listener = Some(l);
-                                let _ = core.send(CoreMsg::BecomeLeader { gen, io });
-                                role_task = Some(tokio::spawn(pump(
-                                    gen,
-                                    events,
-                                    core.clone(),
-                                    ZabEvent::Leader,
-                                )));
+                        Some(addr) => {
+                            match QuorumListener::bind(addr, PacketDecoder::default()).await {
+                                Ok((l, events)) => {
+                                    let io = l.io();
+                                    listener = Some(l);
+                                    let _ = core.send(CoreMsg::BecomeLeader { gen, io });
+                                    role_task = Some(tokio::spawn(pump(
+                                        gen,
+                                        events,
+                                        core.clone(),
+                                        ZabEvent::Leader,
+                                    )));
+                                }
+                                Err(e) => {
+                                    tracing::error!("cannot listen on quorum port {addr}: {e}");
+                                    let _ = core.send(CoreMsg::LostLeader {
+                                        gen,
+                                        why: format!("cannot listen on {addr}: {e}"),
+                                    });
+                                }
                             }
-                            Err(e) => {
-                                tracing::error!("cannot listen on quorum port {addr}: {e}");
-                                let _ = core.send(CoreMsg::LostLeader {
-                                    gen,
-                                    why: format!("cannot listen on {addr}: {e}"),
-                                });
-                            }
-                        },
+                        }
                         None => {
                             let _ = core.send(CoreMsg::LostLeader {
                                 gen,
@@ -208,13 +208,11 @@ pub async fn run(
                     }
                 }
                 ServerState::Following | ServerState::Observing => {
-                    tracing::info!("FOLLOWING - LEADER ELECTION TOOK - leader is {}", vote.leader);
-                    role_task = Some(tokio::spawn(follow(
-                        gen,
-                        ens.clone(),
-                        vote,
-                        core.clone(),
-                    )));
+                    tracing::info!(
+                        "FOLLOWING - LEADER ELECTION TOOK - leader is {}",
+                        vote.leader
+                    );
+                    role_task = Some(tokio::spawn(follow(gen, ens.clone(), vote, core.clone())));
                 }
                 ServerState::Looking => {}
             }

@@ -140,11 +140,7 @@ struct Answer {
 
 /// The newest `n` txns of the log (ZKDatabase's committedLog after loading), so that a
 /// learner a little behind gets a DIFF without reading the disk again.
-fn recent_txns(
-    log_dir: &std::path::Path,
-    last: i64,
-    n: usize,
-) -> Vec<super::sync::CommittedTxn> {
+fn recent_txns(log_dir: &std::path::Path, last: i64, n: usize) -> Vec<super::sync::CommittedTxn> {
     let mut v: VecDeque<super::sync::CommittedTxn> = VecDeque::with_capacity(n + 1);
     // Only the tail is read: zxids of one epoch are consecutive, so the last n txns start
     // at or after last - n (fewer when the epoch is younger; DIFF then reads the disk).
@@ -265,7 +261,11 @@ impl Core {
             accepted_epoch: accepted,
             current_epoch: current,
             last_processed_zxid: self.tree.last_processed_zxid,
-            committed_log: recent_txns(&q.log_dir, self.tree.last_processed_zxid, cfg.commit_log_count),
+            committed_log: recent_txns(
+                &q.log_dir,
+                self.tree.last_processed_zxid,
+                cfg.commit_log_count,
+            ),
         };
         let source = DiskTxnLog::new(q.log_dir.clone(), q.snap_dir.clone(), 0.33);
         let mut leader = Leader::new(cfg, init, Box::new(source));
@@ -393,7 +393,13 @@ impl Core {
         let scan = txnlog::read_log_readonly(&log_dir, from, |zxid, payload| {
             let e = TxnEntry::decode(payload)
                 .map_err(|err| txnlog::TxnLogError::Callback(format!("txn 0x{zxid:x}: {err}")))?;
-            tree.apply(e.hdr.client_id, e.hdr.zxid, e.hdr.time, &e.body, &mut triggers);
+            tree.apply(
+                e.hdr.client_id,
+                e.hdr.zxid,
+                e.hdr.time,
+                &e.body,
+                &mut triggers,
+            );
             triggers.clear();
             Ok(())
         });
@@ -549,9 +555,7 @@ impl Core {
                 };
                 let actions = match e {
                     LearnerEvent::Packet(p) => f.learner.on_packet(now, p),
-                    LearnerEvent::Snapshot {
-                        zxid, snapshot, ..
-                    } => {
+                    LearnerEvent::Snapshot { zxid, snapshot, .. } => {
                         f.snapshot = Some(snapshot);
                         f.learner
                             .on_packet(now, super::zab_wire::ZabPacket::Snap { zxid })
@@ -623,7 +627,10 @@ impl Core {
                         stat: &n.stat,
                     });
                     encode_snap_sync(&mut out, zxid, &sessions, &acls, &mut nodes);
-                    tracing::info!("sending a snapshot at 0x{zxid:x} ({} bytes) to learner connection {to}", out.len());
+                    tracing::info!(
+                        "sending a snapshot at 0x{zxid:x} ({} bytes) to learner connection {to}",
+                        out.len()
+                    );
                     l.io.send_raw(to, out);
                 }
                 leader::Action::Disconnect { conn, reason } => {
@@ -707,7 +714,10 @@ impl Core {
     /// A client request a follower forwarded (`Leader.REQUEST`).
     fn forwarded(&mut self, from: u64, r: ForwardedRequest) {
         let sid = r.session_id;
-        tracing::debug!("forwarded op {} of 0x{sid:x} from learner connection {from}", r.op_type);
+        tracing::debug!(
+            "forwarded op {} of 0x{sid:x} from learner connection {from}",
+            r.op_type
+        );
         let now = self.now_i();
         match r.op_type {
             op::CREATE_SESSION => {
@@ -975,8 +985,8 @@ impl Core {
             return false;
         };
         f.learner.touch_session(sid, timeout);
-        let forward =
-            op::is_single_write(opcode) || matches!(opcode, op::MULTI | op::CLOSE_SESSION | op::SYNC);
+        let forward = op::is_single_write(opcode)
+            || matches!(opcode, op::MULTI | op::CLOSE_SESSION | op::SYNC);
         let q = f.pending.entry(sid).or_default();
         if forward {
             let req = ForwardedRequest {

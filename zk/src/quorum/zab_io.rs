@@ -883,7 +883,13 @@ mod tests {
                 &[],
                 &mut std::iter::once(root),
             );
-            lio.send(conn, &ZabPacket::Diff { zxid: 1, check: None });
+            lio.send(
+                conn,
+                &ZabPacket::Diff {
+                    zxid: 1,
+                    check: None,
+                },
+            );
             let mid = snap.len() / 2;
             lio.send_raw(conn, snap[..mid].to_vec());
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -318,7 +318,10 @@ pub enum ZabPacket {
     UpToDate,
     /// 13, leader → learner: sync by the proposals that follow. `check` is zkraft's
     /// extension in the data field, which Java neither sends nor reads (null there).
-    Diff { zxid: i64, check: Option<DigestCheck> },
+    Diff {
+        zxid: i64,
+        check: Option<DigestCheck>,
+    },
     /// 14, leader → learner: truncate the log to `zxid`, then apply what follows.
     Trunc { zxid: i64 },
     /// 15, leader → learner: a snapshot stream follows; `zxid` is the leader's
@@ -1047,10 +1050,16 @@ mod tests {
                 config: None,
             },
             ZabPacket::UpToDate,
-            ZabPacket::Diff { zxid: 1, check: None },
+            ZabPacket::Diff {
+                zxid: 1,
+                check: None,
+            },
             ZabPacket::Diff {
                 zxid: 2,
-                check: Some(DigestCheck { zxid: 2, digest: -7 }),
+                check: Some(DigestCheck {
+                    zxid: 2,
+                    digest: -7,
+                }),
             },
             ZabPacket::Trunc { zxid: 2 },
             ZabPacket::Snap { zxid: 3 },
