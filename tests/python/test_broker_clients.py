@@ -6,97 +6,17 @@ survive a broker restart, and kafka-python with a group. ZooKeeper is zkraft's o
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
 import pytest
 
-from zkharness import TestServer, WORKSPACE, _die_with_parent, free_port, wait_until
+from kafkaharness import Broker, unique
+from zkharness import wait_until
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 WAIT = 20.0
-
-
-def kafka_server_binary() -> Path:
-    p = os.environ.get("ZKRAFT_KAFKA_SERVER")
-    if p:
-        return Path(p)
-    t = os.environ.get("CARGO_TARGET_DIR")
-    if t and (Path(t) / "release" / "kafka-server").is_file():
-        return Path(t) / "release" / "kafka-server"
-    return WORKSPACE / "target" / "release" / "kafka-server"
-
-
-class Broker:
-    """A kafka-server process (broker 0) with its own log dir, restartable on the same port."""
-
-    def __init__(self, zk_connect: str):
-        self.zk_connect = zk_connect
-        self.port = free_port()
-        self.tmp = tempfile.mkdtemp(prefix="kafka-pytest-")
-        self.log_path = Path(self.tmp) / "broker.log"
-        self.proc = None
-        self.start()
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self):
-        binary = kafka_server_binary()
-        if not binary.is_file():
-            raise RuntimeError(f"kafka-server not built at {binary} (cargo build --release -p broker)")
-        overrides = {
-            "broker.id": "0",
-            "listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
-            "log.dirs": f"{self.tmp}/kafka-logs",
-            "zookeeper.connect": self.zk_connect,
-            "zookeeper.session.timeout.ms": "6000",
-            "group.initial.rebalance.delay.ms": "0",
-            "offsets.topic.num.partitions": "5",
-        }
-        cmd = [str(binary), str(WORKSPACE / "config" / "server.properties")]
-        for k, v in overrides.items():
-            cmd += ["--override", f"{k}={v}"]
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
-        admin = AdminClient({"bootstrap.servers": self.bootstrap})
-
-        def ready():
-            if self.proc.poll() is not None:
-                raise RuntimeError("kafka-server exited during startup:\n" + self.log_tail())
-            try:
-                md = admin.list_topics(timeout=2)
-            except Exception:
-                return False
-            return md.controller_id == 0
-
-        wait_until(ready, 30.0, "broker serving metadata as controller")
-
-    def stop(self) -> int:
-        proc, self.proc = self.proc, None
-        proc.send_signal(signal.SIGTERM)
-        return proc.wait(timeout=30)
-
-    def kill9(self):
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(timeout=20)
-            self.proc = None
-
-    def log_tail(self, n: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
 
 
 @pytest.fixture
@@ -108,10 +28,6 @@ def broker(zk_server):
     if b.proc is not None and b.proc.poll() is not None:
         print("broker died; log tail:\n" + b.log_tail())
     b.kill9()
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def produce_idempotent(bootstrap: str, topic: str, n: int) -> list:
