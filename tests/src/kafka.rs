@@ -6,7 +6,6 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::Duration;
@@ -182,19 +181,7 @@ impl KafkaBroker {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log_err));
-        unsafe {
-            cmd.pre_exec(|| {
-                // Never outlive the test.
-                libc::prctl(
-                    libc::PR_SET_PDEATHSIG,
-                    libc::SIGKILL as libc::c_ulong,
-                    0,
-                    0,
-                    0,
-                );
-                Ok(())
-            });
-        }
+        crate::server::die_with_test(&mut cmd);
         self.child = Some(cmd.spawn().with_context(|| format!("spawning {cmd:?}"))?);
         let deadline = Deadline::after(STARTUP_TIMEOUT);
         loop {

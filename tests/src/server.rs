@@ -334,6 +334,24 @@ impl ServerOptions {
 }
 
 /// Allocates a currently free loopback port (bind to port 0, read it, release it).
+/// Makes a spawned server die with the test (also on panics and aborts of the test
+/// binary): PR_SET_PDEATHSIG in the child.
+pub fn die_with_test(cmd: &mut Command) {
+    // SAFETY: prctl is async-signal-safe and only changes the child's death signal.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
+            Ok(())
+        });
+    }
+}
+
 pub fn free_port() -> Result<u16> {
     let l = TcpListener::bind("127.0.0.1:0").context("bind 127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
@@ -592,19 +610,7 @@ impl TestServer {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log_err));
-        unsafe {
-            cmd.pre_exec(|| {
-                // Never outlive the test (also on panics/aborts of the test binary).
-                libc::prctl(
-                    libc::PR_SET_PDEATHSIG,
-                    libc::SIGKILL as libc::c_ulong,
-                    0,
-                    0,
-                    0,
-                );
-                Ok(())
-            });
-        }
+        die_with_test(&mut cmd);
         let child = cmd.spawn().with_context(|| format!("spawning {:?}", cmd))?;
         self.child = Some(child);
         self.last_log_start = log_start;

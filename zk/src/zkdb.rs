@@ -103,17 +103,7 @@ pub fn recover(
     let from = tree.last_processed_zxid;
     let mut triggers = Vec::new();
     let scan = txnlog::read_log(&log_dir, from, |zxid, payload| {
-        let e = TxnEntry::decode(payload)
-            .map_err(|err| txnlog::TxnLogError::Callback(format!("txn 0x{zxid:x}: {err}")))?;
-        // Replay tolerates NodeExists/NoNode, as ZooKeeper's does after a fuzzy snapshot.
-        tree.apply(
-            e.hdr.client_id,
-            e.hdr.zxid,
-            e.hdr.time,
-            &e.body,
-            &mut triggers,
-        );
-        triggers.clear();
+        let e = replay_entry(&mut tree, zxid, payload, &mut triggers)?;
         if let Some(d) = e.digest {
             if d.tree_digest != tree.digest() && !matches!(e.body, crate::txn::TxnBody::Error(_)) {
                 info.digest_mismatches += 1;
@@ -136,6 +126,21 @@ pub fn recover(
         snapshot::write_snapshot_file(&snap_dir, 0, &bytes)?;
     }
     Ok((tree, info))
+}
+
+/// Applies one logged txn to `tree` (a log scan's callback). Replay tolerates
+/// NodeExists/NoNode, as ZooKeeper's does after a fuzzy snapshot.
+pub(crate) fn replay_entry(
+    tree: &mut DataTree,
+    zxid: i64,
+    payload: &[u8],
+    triggers: &mut Vec<crate::datatree::Trigger>,
+) -> Result<TxnEntry, txnlog::TxnLogError> {
+    let e = TxnEntry::decode(payload)
+        .map_err(|err| txnlog::TxnLogError::Callback(format!("txn 0x{zxid:x}: {err}")))?;
+    tree.apply(e.hdr.client_id, e.hdr.zxid, e.hdr.time, &e.body, triggers);
+    triggers.clear();
+    Ok(e)
 }
 
 #[derive(Debug, Default, Clone)]

@@ -391,17 +391,7 @@ impl Core {
         let mut triggers = Vec::new();
         let tree = &mut self.tree;
         let scan = txnlog::read_log_readonly(&log_dir, from, |zxid, payload| {
-            let e = TxnEntry::decode(payload)
-                .map_err(|err| txnlog::TxnLogError::Callback(format!("txn 0x{zxid:x}: {err}")))?;
-            tree.apply(
-                e.hdr.client_id,
-                e.hdr.zxid,
-                e.hdr.time,
-                &e.body,
-                &mut triggers,
-            );
-            triggers.clear();
-            Ok(())
+            crate::zkdb::replay_entry(tree, zxid, payload, &mut triggers).map(|_| ())
         });
         match scan {
             Ok(scan) if scan.last_logged_zxid.is_none_or(|l| l >= from) => {
