@@ -35,6 +35,7 @@ pub struct BrokerConnection {
     client_id: String,
     next_correlation: i32,
     timeout: Duration,
+    max_response: i32,
 }
 
 impl BrokerConnection {
@@ -59,7 +60,24 @@ impl BrokerConnection {
             client_id: client_id.to_owned(),
             next_correlation: 0,
             timeout,
+            max_response: MAX_RESPONSE_BYTES,
         })
+    }
+
+    /// The address this connection was opened to.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// How long one request/response exchange may take (long polls need more).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    /// The largest response accepted (a consumer's fetch.max.bytes needs more than the
+    /// inter-broker default).
+    pub fn set_max_response(&mut self, bytes: i32) {
+        self.max_response = bytes.max(0);
     }
 
     fn protocol(&self, msg: impl Into<String>) -> InterBrokerError {
@@ -103,7 +121,7 @@ impl BrokerConnection {
         let exchange = async {
             self.stream.write_all(&frame).await.map_err(io)?;
             let size = self.stream.read_i32().await.map_err(io)?;
-            if !(0..=MAX_RESPONSE_BYTES).contains(&size) {
+            if !(0..=self.max_response).contains(&size) {
                 return Err(self.protocol(format!("response size {size}")));
             }
             let mut buf = vec![0u8; size as usize];

@@ -7,4 +7,5 @@
 //! Each tool takes its upstream arguments unchanged and returns the process exit code.
 
 pub mod kafka;
+pub mod kclient;
 pub mod zkshell;

@@ -3,6 +3,11 @@
 
 use clap::{Parser, Subcommand};
 
+// The Kafka tools decode broker responses with kafka-protocol, which preallocates arrays by
+// their declared count; this allocator keeps a bogus count from aborting the process.
+#[global_allocator]
+static ALLOC: broker::alloc::ReservingAllocator = broker::alloc::ReservingAllocator;
+
 #[derive(Parser)]
 #[command(
     name = "zkraft",
@@ -38,6 +43,42 @@ enum Tool {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// kafka-console-producer.sh (Kafka 2.4)
+    #[command(name = "kafka-console-producer", disable_help_flag = true)]
+    KafkaConsoleProducer {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// kafka-console-consumer.sh (Kafka 2.4)
+    #[command(name = "kafka-console-consumer", disable_help_flag = true)]
+    KafkaConsoleConsumer {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// kafka-consumer-groups.sh (Kafka 2.4)
+    #[command(name = "kafka-consumer-groups", disable_help_flag = true)]
+    KafkaConsumerGroups {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// kafka-run-class.sh CLASS (kafka.tools.GetOffsetShell)
+    #[command(name = "kafka-run-class", disable_help_flag = true)]
+    KafkaRunClass {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// kafka-producer-perf-test.sh (Kafka 2.4)
+    #[command(name = "kafka-producer-perf-test", disable_help_flag = true)]
+    KafkaProducerPerfTest {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// kafka-consumer-perf-test.sh (Kafka 2.4)
+    #[command(name = "kafka-consumer-perf-test", disable_help_flag = true)]
+    KafkaConsumerPerfTest {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() {
@@ -46,6 +87,12 @@ fn main() {
         Tool::ZookeeperShell { args } => tools::zkshell::main(&args),
         Tool::KafkaTopics { args } => tools::kafka::topics::main(&args),
         Tool::KafkaConfigs { args } => tools::kafka::configs::main(&args),
+        Tool::KafkaConsoleProducer { args } => tools::kafka::console_producer::main(&args),
+        Tool::KafkaConsoleConsumer { args } => tools::kafka::console_consumer::main(&args),
+        Tool::KafkaConsumerGroups { args } => tools::kafka::consumer_groups::main(&args),
+        Tool::KafkaRunClass { args } => tools::kafka::run_class::main(&args),
+        Tool::KafkaProducerPerfTest { args } => tools::kafka::perf::producer_main(&args),
+        Tool::KafkaConsumerPerfTest { args } => tools::kafka::perf::consumer_main(&args),
     };
     std::process::exit(code);
 }

@@ -5,6 +5,12 @@
 
 pub mod args;
 pub mod configs;
+pub mod console_consumer;
+pub mod console_producer;
+pub mod consumer_groups;
+pub mod get_offset_shell;
+pub mod perf;
+pub mod run_class;
 pub mod topic_config;
 pub mod topics;
 

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Kafka's script: kafka-console-producer.sh (ConsoleProducer, Kafka 2.4)
+source "$(dirname "${BASH_SOURCE[0]}")/zk-common.sh"
+bin="$(zkraft_bin zkraft)" || exit 1
+exec "$bin" kafka-console-producer "$@"

@@ -1,0 +1,14 @@
+//! A small Kafka client for the tools: bootstrap, API version negotiation, cluster metadata,
+//! and routing a request to a given broker, a partition's leader or a group's coordinator.
+//! Framing is `broker::interbroker::BrokerConnection`'s; requests and responses are the
+//! kafka-protocol crate's messages. One request at a time per connection: the tools are
+//! command-line programs, not long-lived clients.
+
+mod client;
+mod error;
+pub mod offsets;
+mod versions;
+
+pub use client::{ClientConfig, KafkaClient, PartitionInfo, TopicInfo};
+pub use error::{error_name, ClientError};
+pub use versions::client_versions;
