@@ -7,7 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p zk --bin zk-server -p broker --bin kafka-server
 mkdir -p data/zookeeper data/kafka-logs
-bin/zookeeper-server-start.sh conf/zoo.cfg &
+# Each server runs in its own session (setsid) so that Ctrl-C on the terminal reaches only
+# this script, which then stops the broker before ZooKeeper; otherwise both get SIGINT at
+# once and the broker waits a whole session timeout for a ZooKeeper that is gone.
+setsid bin/zookeeper-server-start.sh conf/zoo.cfg &
 zk_pid=$!
 broker_pid=""
 cleanup() {
@@ -30,6 +33,6 @@ for _ in $(seq 1 100); do
     if ! kill -0 "$zk_pid" 2>/dev/null; then echo "run.sh: ZooKeeper exited" >&2; exit 1; fi
     sleep 0.1
 done
-bin/kafka-server-start.sh config/server.properties &
+setsid bin/kafka-server-start.sh config/server.properties &
 broker_pid=$!
 wait "$broker_pid"
