@@ -89,14 +89,21 @@ async fn connection(
     }
 }
 
-/// Decodes one request frame, handles it and returns the encoded response frame (`None`
-/// when the request gets no response, e.g. acks=0 produce).
-pub async fn handle_frame(
-    broker: &Arc<Broker>,
+/// A request frame after decoding: who asked what.
+pub enum Decoded {
+    /// A request we implement at this version.
+    Request(RequestContext, RequestKind),
+    /// ApiVersions at a version newer than ours: answered with our ranges.
+    NewerApiVersions(RequestContext),
+}
+
+/// Decodes one request frame (no I/O, no broker state): the header by API key and version,
+/// then the body. Anything malformed or unsupported is an error that closes the connection.
+pub fn decode_request(
     listener_name: &str,
     peer: SocketAddr,
     mut frame: Bytes,
-) -> Result<Option<BytesMut>, ConnectionError> {
+) -> Result<Decoded, ConnectionError> {
     if frame.len() < 4 {
         return Err(ConnectionError::Protocol(
             "request shorter than its header".into(),
@@ -129,13 +136,31 @@ pub async fn handle_frame(
         peer,
     };
     if !in_range {
-        // ApiVersions from a newer client: answer v0 with UNSUPPORTED_VERSION and our
-        // ranges, so it can pick a version we speak.
-        let resp = handlers::api_versions_unsupported();
-        return encode_response(&ctx, ApiKey::ApiVersions, 0, &resp).map(Some);
+        return Ok(Decoded::NewerApiVersions(ctx));
     }
     let request = RequestKind::decode(api, &mut frame, version)
         .map_err(|e| ConnectionError::Protocol(format!("cannot decode {api:?} v{version}: {e}")))?;
+    Ok(Decoded::Request(ctx, request))
+}
+
+/// Decodes one request frame, handles it and returns the encoded response frame (`None`
+/// when the request gets no response, e.g. acks=0 produce).
+pub async fn handle_frame(
+    broker: &Arc<Broker>,
+    listener_name: &str,
+    peer: SocketAddr,
+    frame: Bytes,
+) -> Result<Option<BytesMut>, ConnectionError> {
+    let (ctx, request) = match decode_request(listener_name, peer, frame)? {
+        Decoded::Request(ctx, request) => (ctx, request),
+        Decoded::NewerApiVersions(ctx) => {
+            // ApiVersions from a newer client: answer v0 with UNSUPPORTED_VERSION and our
+            // ranges, so it can pick a version we speak.
+            let resp = handlers::api_versions_unsupported();
+            return encode_response(&ctx, ApiKey::ApiVersions, 0, &resp).map(Some);
+        }
+    };
+    let (api, version) = (ctx.api_key, ctx.api_version);
     let Some(response) = handlers::handle(broker, &ctx, request).await else {
         return Ok(None);
     };
@@ -190,3 +215,6 @@ fn encode_kind(
     })?;
     finish_frame(buf)
 }
+
+#[cfg(test)]
+mod decode_tests;
