@@ -82,6 +82,43 @@ fn live_brokers(broker: &Broker) -> Vec<BrokerMetadata> {
         .collect()
 }
 
+/// The server.properties keys behind a topic config (Kafka's `LogConfig.TopicConfigSynonyms`
+/// expanded by `DynamicBrokerConfig.brokerConfigSynonyms`): when any is set explicitly, the
+/// topic config's source is STATIC_BROKER_CONFIG, which `kafka-topics --describe` shows.
+fn broker_synonyms(topic_key: &str) -> &'static [&'static str] {
+    match topic_key {
+        "segment.bytes" => &["log.segment.bytes"],
+        "segment.ms" => &["log.roll.ms", "log.roll.hours"],
+        "segment.jitter.ms" => &["log.roll.jitter.ms", "log.roll.jitter.hours"],
+        "segment.index.bytes" => &["log.index.size.max.bytes"],
+        "flush.messages" => &["log.flush.interval.messages"],
+        "flush.ms" => &["log.flush.interval.ms", "log.flush.scheduler.interval.ms"],
+        "retention.bytes" => &["log.retention.bytes"],
+        "retention.ms" => &[
+            "log.retention.ms",
+            "log.retention.minutes",
+            "log.retention.hours",
+        ],
+        "max.message.bytes" => &["message.max.bytes"],
+        "index.interval.bytes" => &["log.index.interval.bytes"],
+        "delete.retention.ms" => &["log.cleaner.delete.retention.ms"],
+        "min.compaction.lag.ms" => &["log.cleaner.min.compaction.lag.ms"],
+        "max.compaction.lag.ms" => &["log.cleaner.max.compaction.lag.ms"],
+        "file.delete.delay.ms" => &["log.segment.delete.delay.ms"],
+        "min.cleanable.dirty.ratio" => &["log.cleaner.min.cleanable.ratio"],
+        "cleanup.policy" => &["log.cleanup.policy"],
+        "unclean.leader.election.enable" => &["unclean.leader.election.enable"],
+        "min.insync.replicas" => &["min.insync.replicas"],
+        "compression.type" => &["compression.type"],
+        "preallocate" => &["log.preallocate"],
+        "message.format.version" => &["log.message.format.version"],
+        "message.timestamp.type" => &["log.message.timestamp.type"],
+        "message.timestamp.difference.max.ms" => &["log.message.timestamp.difference.max.ms"],
+        "message.downconversion.enable" => &["log.message.downconversion.enable"],
+        _ => &[],
+    }
+}
+
 /// Topic-level config keys with the broker-level value each defaults to.
 pub fn topic_config_defaults(broker: &Broker) -> BTreeMap<&'static str, String> {
     let c = &broker.config;
@@ -508,8 +545,14 @@ pub async fn describe_configs(
                         if !wanted(k) {
                             continue;
                         }
+                        let set_in_properties = broker_synonyms(k)
+                            .iter()
+                            .any(|b| broker.config.values.original(b).is_some());
                         out.configs.push(match overrides.get(k) {
                             Some(v) => entry(k, Some(v.clone()), SOURCE_TOPIC, false),
+                            None if set_in_properties => {
+                                entry(k, Some(default), SOURCE_STATIC_BROKER, false)
+                            }
                             None => entry(k, Some(default), SOURCE_DEFAULT, false),
                         });
                     }

@@ -1,5 +1,5 @@
 //! Command-line parsing as Kafka's tools do it (jopt-simple): `--name value`, `--name=value`,
-//! unique prefixes of option names, repeatable options, and Kafka's `CommandLineUtils` checks
+//! whole option names only (no abbreviations), repeatable options, and Kafka's `CommandLineUtils` checks
 //! (`Missing required argument "[x]"`, `Option "[a]" can't be used with option "[b]"`), which
 //! print the message and the option table on stderr and exit 1.
 
@@ -126,20 +126,15 @@ pub fn parse(specs: &[Spec], args: &[String]) -> Result<Options, UsageError> {
             Some((n, v)) => (n, Some(v.to_owned())),
             None => (body, None),
         };
+        // Kafka 2.4's tools build their parser with abbreviations off
+        // (`CommandDefaultOptions`, `new OptionParser(false)`): only whole names count.
         let spec = match specs.iter().find(|s| s.name == name) {
             Some(s) => *s,
             None => {
-                let matches: Vec<&Spec> =
-                    specs.iter().filter(|s| s.name.starts_with(name)).collect();
-                match matches.as_slice() {
-                    [one] => **one,
-                    _ => {
-                        return Err(UsageError::jopt(
-                            "UnrecognizedOptionException",
-                            format!("{name} is not a recognized option"),
-                        ))
-                    }
-                }
+                return Err(UsageError::jopt(
+                    "UnrecognizedOptionException",
+                    format!("{name} is not a recognized option"),
+                ))
             }
         };
         let value = if spec.arg.is_some() {
@@ -260,8 +255,9 @@ mod tests {
         assert!(o.has("list"));
         assert_eq!(o.values("config"), ["a=1", "b=2"]);
         assert_eq!(o.value("topic"), Some("t"));
-        // A unique prefix names the option; an ambiguous one does not.
-        assert!(parse(SPECS, &s(&["--li"])).unwrap().has("list"));
+        // No abbreviations, as Kafka 2.4's parsers: even a unique prefix is unknown.
+        let e = parse(SPECS, &s(&["--li"])).unwrap_err();
+        assert!(e.message.contains("li is not a recognized option"), "{e}");
         let e = parse(SPECS, &s(&["--top", "x"])).unwrap_err();
         assert!(e.message.contains("top is not a recognized option"), "{e}");
         let e = parse(SPECS, &s(&["--topic"])).unwrap_err();

@@ -1,6 +1,7 @@
-//! `kafka-configs.sh --zookeeper` as Kafka 2.4's ConfigCommand, for topics, brokers, clients
-//! and users: `--describe`, and `--alter --add-config k=v,k2=[a,b] --delete-config k` which
-//! rewrites `/config/<type>/<name>` and then creates the `/config/changes` notification.
+//! `kafka-configs.sh` as Kafka 2.4's ConfigCommand. `--zookeeper` handles topics, brokers,
+//! clients and users: `--describe`, and `--alter --add-config k=v,k2=[a,b] --delete-config k`
+//! which rewrites `/config/<type>/<name>` and then creates the `/config/changes` notification.
+//! `--bootstrap-server` (`admin_mode`) handles brokers and broker-loggers over the Admin API.
 
 use std::collections::BTreeMap;
 
@@ -79,8 +80,7 @@ pub fn main(args: &[String]) -> i32 {
         }
     }
     if o.has("bootstrap-server") {
-        eprintln!("kafka-configs --bootstrap-server is not supported by zkraft yet; use --zookeeper host:port");
-        return 1;
+        return admin_mode::main(&o, args);
     }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -135,11 +135,16 @@ fn check_args(o: &Options) -> Result<(), Result<UsageError, String>> {
     o.forbid("describe", &["alter", "add-config", "delete-config"])
         .map_err(Ok)?;
     let types = o.values("entity-type");
-    let allowed = ["topics", "clients", "users", "brokers"];
+    let bootstrap = o.has("bootstrap-server");
+    let (allowed, mode): (&[&str], &str) = if bootstrap {
+        (&["brokers", "broker-loggers"], "--bootstrap-server")
+    } else {
+        (&["topics", "clients", "users", "brokers"], "--zookeeper")
+    };
     for t in &types {
         if !allowed.contains(&t.as_str()) {
             return Err(Err(format!(
-                "Invalid entity-type {t}, --entity-type must be one of {} with the --zookeeper argument",
+                "Invalid entity-type {t}, --entity-type must be one of {} with the {mode} argument",
                 allowed.join(",")
             )));
         }
@@ -157,7 +162,7 @@ fn check_args(o: &Options) -> Result<(), Result<UsageError, String>> {
             },
         ));
     }
-    match (o.has("bootstrap-server"), o.has("zookeeper")) {
+    match (bootstrap, o.has("zookeeper")) {
         (false, false) => {
             return Err(Err(
                 "One of the required --bootstrap-server or --zookeeper arguments must be specified"
@@ -169,15 +174,23 @@ fn check_args(o: &Options) -> Result<(), Result<UsageError, String>> {
                 "Only one of --bootstrap-server or --zookeeper must be specified".into(),
             ))
         }
+        (true, false) if !o.has("entity-name") && !o.has("entity-default") => {
+            return Err(Err("At least one of --entity-name or --entity-default must be specified with --bootstrap-server".into()));
+        }
         _ => {}
     }
     let t = types[0].as_str();
-    if let (Some(name), "brokers") = (o.value("entity-name"), t) {
+    if let (Some(name), "brokers" | "broker-loggers") = (o.value("entity-name"), t) {
         if name.parse::<i32>().is_err() {
             return Err(Err(format!(
                 "The entity name for {t} must be a valid integer broker id , but it is: {name}"
             )));
         }
+    }
+    if o.has("describe") && t == "broker-loggers" && !o.has("entity-name") {
+        return Err(Err(format!(
+            "--entity-name must be specified with --describe of {t}"
+        )));
     }
     if o.has("alter") {
         if t == "users" || t == "clients" || t == "brokers" {
@@ -460,6 +473,245 @@ async fn describe(zk: &KafkaZkClient, o: &Options) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// `kafka-configs.sh --bootstrap-server`: Kafka 2.4's ConfigCommand over the Admin API, which
+/// in this release handles only brokers and broker-loggers (topic configs need --zookeeper).
+mod admin_mode {
+    use std::collections::BTreeMap;
+
+    use super::super::args::Options;
+    use super::super::topics::admin_client_config;
+    use super::{configs_to_add, msg, Failure};
+    use crate::kclient::admin::{
+        java_order, Admin, AdminError, AlterOp, ConfigEntry, ConfigResource, ConfigSource,
+        ResourceType,
+    };
+
+    fn failed(e: AdminError) -> Failure {
+        let cause = e
+            .detail()
+            .map(|d| format!("\nCaused by: {d}"))
+            .unwrap_or_default();
+        Failure::Other(format!(
+            "java.util.concurrent.ExecutionException: {}{cause}",
+            e.java()
+        ))
+    }
+
+    pub fn main(o: &Options, args: &[String]) -> i32 {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("cannot start: {e}");
+                return 1;
+            }
+        };
+        match rt.block_on(run(o)) {
+            Ok(()) => 0,
+            Err(Failure::Message(m)) => {
+                eprintln!("{m}");
+                1
+            }
+            Err(Failure::Other(m)) => {
+                eprintln!(
+                    "Error while executing config command with args '{}'",
+                    args.join(" ")
+                );
+                eprintln!("{m}");
+                1
+            }
+        }
+    }
+
+    async fn run(o: &Options) -> Result<(), Failure> {
+        let cfg = admin_client_config(
+            o.value("bootstrap-server").unwrap_or_default(),
+            o.value("command-config"),
+        )
+        .map_err(|e| Failure::Other(e.java))?;
+        // The default entity (--entity-default) is the empty name.
+        let name = o.value("entity-name").unwrap_or_default().to_owned();
+        let ty = match o.value("entity-type") {
+            Some("broker-loggers") => ResourceType::BrokerLogger,
+            _ => ResourceType::Broker,
+        };
+        let resource = ConfigResource {
+            ty,
+            name: name.clone(),
+        };
+        if o.has("alter") {
+            let add = match o.value("add-config") {
+                Some(s) => configs_to_add(s)?,
+                None => BTreeMap::new(),
+            };
+            let delete: Vec<String> = o
+                .values("delete-config")
+                .iter()
+                .flat_map(|v| {
+                    v.split(',')
+                        .map(|s| s.trim().to_owned())
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            let mut admin = Admin::connect(cfg).await.map_err(failed)?;
+            if ty == ResourceType::Broker {
+                alter_broker(&mut admin, &resource, add, &delete).await?;
+            } else {
+                alter_loggers(&mut admin, &resource, add, &delete).await?;
+            }
+            if name.is_empty() {
+                println!("Completed updating default config for brokers in the cluster,");
+            } else {
+                println!("Completed updating config for broker: {name}.");
+            }
+            return Ok(());
+        }
+        let mut admin = Admin::connect(cfg).await.map_err(failed)?;
+        let entries = if ty == ResourceType::Broker {
+            dynamic_entries(&mut admin, &resource, true).await?
+        } else {
+            java_order::default_map_order(
+                admin
+                    .describe_configs(&resource, false)
+                    .await
+                    .map_err(failed)?,
+                |e| e.name.as_str(),
+            )
+        };
+        if name.is_empty() {
+            println!("Default config for brokers in the cluster are:");
+        } else {
+            println!("Configs for broker {name} are:");
+        }
+        for e in entries {
+            let synonyms: Vec<String> = e
+                .synonyms
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{}:{}={}",
+                        s.source.name(),
+                        s.name,
+                        s.value.as_deref().unwrap_or("null")
+                    )
+                })
+                .collect();
+            println!(
+                "  {}={} sensitive={} synonyms={{{}}}",
+                e.name,
+                e.value.as_deref().unwrap_or("null"),
+                e.sensitive,
+                synonyms.join(", ")
+            );
+        }
+        Ok(())
+    }
+
+    /// ConfigCommand.brokerConfig: the broker's (or the cluster default's) dynamic entries,
+    /// in the order Kafka's `Config` map yields them.
+    async fn dynamic_entries(
+        admin: &mut Admin,
+        resource: &ConfigResource,
+        synonyms: bool,
+    ) -> Result<Vec<ConfigEntry>, Failure> {
+        let source = if resource.name.is_empty() {
+            ConfigSource::DynamicDefaultBroker
+        } else {
+            ConfigSource::DynamicBroker
+        };
+        let all = admin
+            .describe_configs(resource, synonyms)
+            .await
+            .map_err(failed)?;
+        Ok(java_order::default_map_order(all, |e| e.name.as_str())
+            .into_iter()
+            .filter(|e| e.source == source)
+            .collect())
+    }
+
+    /// AlterConfigs with the whole new dynamic set: the old entries, plus `add`, minus
+    /// `delete` (which must all exist).
+    async fn alter_broker(
+        admin: &mut Admin,
+        resource: &ConfigResource,
+        add: BTreeMap<String, String>,
+        delete: &[String],
+    ) -> Result<(), Failure> {
+        let old: BTreeMap<String, Option<String>> = dynamic_entries(admin, resource, false)
+            .await?
+            .into_iter()
+            .map(|e| (e.name, e.value))
+            .collect();
+        let invalid: Vec<&str> = delete
+            .iter()
+            .filter(|k| !old.contains_key(*k))
+            .map(String::as_str)
+            .collect();
+        if !invalid.is_empty() {
+            return Err(msg(format!("Invalid config(s): {}", invalid.join(","))));
+        }
+        let mut new = old;
+        new.extend(add.into_iter().map(|(k, v)| (k, Some(v))));
+        for k in delete {
+            new.remove(k);
+        }
+        let missing: Vec<&str> = new
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(msg(format!(
+                "All sensitive broker config entries must be specified for --alter, missing entries: Set({})",
+                missing.join(", ")
+            )));
+        }
+        admin
+            .alter_configs(resource, &new, false)
+            .await
+            .map_err(failed)
+    }
+
+    /// IncrementalAlterConfigs of log levels; every logger named must exist.
+    async fn alter_loggers(
+        admin: &mut Admin,
+        resource: &ConfigResource,
+        add: BTreeMap<String, String>,
+        delete: &[String],
+    ) -> Result<(), Failure> {
+        let valid: Vec<String> = admin
+            .describe_configs(resource, false)
+            .await
+            .map_err(failed)?
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        let invalid: Vec<&str> = delete
+            .iter()
+            .chain(add.keys())
+            .filter(|k| !valid.contains(k))
+            .map(String::as_str)
+            .collect();
+        if !invalid.is_empty() {
+            return Err(msg(format!(
+                "Invalid broker logger(s): {}",
+                invalid.join(",")
+            )));
+        }
+        let ops: Vec<AlterOp> = add
+            .into_iter()
+            .map(|(k, v)| AlterOp::Set(k, v))
+            .chain(delete.iter().map(|k| AlterOp::Delete(k.clone())))
+            .collect();
+        admin
+            .incremental_alter_configs(resource, &ops, false)
+            .await
+            .map_err(failed)
+    }
 }
 
 #[cfg(test)]

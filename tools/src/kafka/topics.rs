@@ -1,6 +1,7 @@
-//! `kafka-topics.sh --zookeeper` as Kafka 2.4's TopicCommand: argument checks, messages,
-//! exit codes and the znodes it reads and writes (`/brokers/topics/<t>` v2, `/config/topics/<t>`
-//! with its change notification, `/admin/delete_topics/<t>`).
+//! `kafka-topics.sh` as Kafka 2.4's TopicCommand: argument checks, messages and exit codes.
+//! `--zookeeper` reads and writes the znodes (`/brokers/topics/<t>` v2, `/config/topics/<t>`
+//! with its change notification, `/admin/delete_topics/<t>`); `--bootstrap-server`
+//! (`admin_mode`) goes through the Admin API (`crate::kclient::admin`).
 
 use std::collections::BTreeMap;
 
@@ -90,6 +91,14 @@ fn check_args(o: &Options) -> Result<(), UsageError> {
     if o.has("create") && !o.has("replica-assignment") && o.has("zookeeper") {
         o.require(&["partitions", "replication-factor"])?;
     }
+    if o.has("bootstrap-server") && o.has("alter") {
+        if o.has("config") {
+            return Err(UsageError::usage(
+                "Option combination \"[bootstrap-server],[config]\" can't be used with option \"[alter]\"",
+            ));
+        }
+        o.require(&["partitions"])?;
+    }
     o.forbid("config", &others(&["alter", "create"], &[]))?;
     o.forbid("delete-config", &others(&["alter"], &["bootstrap-server"]))?;
     o.forbid("partitions", &others(&["alter", "create"], &[]))?;
@@ -156,8 +165,7 @@ pub fn main(args: &[String]) -> i32 {
         return print_usage_error(&e, SPECS);
     }
     if o.has("bootstrap-server") {
-        eprintln!("kafka-topics --bootstrap-server is not supported by zkraft yet; use --zookeeper host:port");
-        return 1;
+        return admin_mode::main(&o);
     }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -426,15 +434,10 @@ async fn describe(zk: &KafkaZkClient, o: &Options) -> Result<(), CommandError> {
                 .await?;
             if !overrides_only || !configs.config.is_empty() {
                 let rf = assignment.partitions.values().next().map_or(0, Vec::len);
-                let cfg: Vec<String> = configs
-                    .config
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect();
                 println!(
                     "Topic: {topic}\tPartitionCount: {}\tReplicationFactor: {rf}\tConfigs: {}{mark}",
                     assignment.partitions.len(),
-                    cfg.join(",")
+                    configs_column(&configs.config)
                 );
             }
         }
@@ -489,6 +492,473 @@ async fn delete(zk: &KafkaZkClient, o: &Options) -> Result<(), CommandError> {
     Ok(())
 }
 
+/// Why `--command-config` could not be used; `java` is the exception Kafka would throw.
+#[derive(Debug)]
+pub struct CommandConfigError {
+    pub java: String,
+}
+
+/// Java's `Properties.load` for the simple cases: `key=value`, `key: value` or `key value`
+/// lines, `#`/`!` comments, backslash line continuations.
+fn parse_properties(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut logical = String::new();
+    for raw in text.lines() {
+        let line = raw.trim_start();
+        if logical.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
+        {
+            continue;
+        }
+        let trailing = line.chars().rev().take_while(|c| *c == '\\').count();
+        if trailing % 2 == 1 {
+            logical.push_str(&line[..line.len() - 1]);
+            continue;
+        }
+        logical.push_str(line);
+        let entry = std::mem::take(&mut logical);
+        let split = entry
+            .char_indices()
+            .find(|(_, c)| *c == '=' || *c == ':' || c.is_whitespace())
+            .map(|(i, _)| i);
+        let (k, v) = match split {
+            Some(i) => {
+                let rest = entry[i..].trim_start();
+                let rest = rest
+                    .strip_prefix('=')
+                    .or_else(|| rest.strip_prefix(':'))
+                    .unwrap_or(rest);
+                (entry[..i].to_owned(), rest.trim_start().to_owned())
+            }
+            None => (entry.clone(), String::new()),
+        };
+        out.push((k, v));
+    }
+    out
+}
+
+/// The admin client's settings: `--bootstrap-server` plus `--command-config` (client.id,
+/// request.timeout.ms; only PLAINTEXT connections are supported).
+pub fn admin_client_config(
+    bootstrap: &str,
+    command_config: Option<&str>,
+) -> Result<crate::kclient::ClientConfig, CommandConfigError> {
+    let mut cfg = crate::kclient::ClientConfig::new(bootstrap, "adminclient-1");
+    let Some(path) = command_config else {
+        return Ok(cfg);
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| CommandConfigError {
+        java: match e.kind() {
+            std::io::ErrorKind::NotFound => format!("java.nio.file.NoSuchFileException: {path}"),
+            _ => format!("java.io.IOException: {path}: {e}"),
+        },
+    })?;
+    for (k, v) in parse_properties(&text) {
+        match k.as_str() {
+            "client.id" => cfg.client_id = v,
+            "request.timeout.ms" => {
+                let ms: i32 = v.trim().parse().map_err(|_| CommandConfigError {
+                    java: format!("org.apache.kafka.common.config.ConfigException: Invalid value {v} for configuration request.timeout.ms: Not a number of type INT"),
+                })?;
+                if ms < 0 {
+                    return Err(CommandConfigError {
+                        java: format!("org.apache.kafka.common.config.ConfigException: Invalid value {ms} for configuration request.timeout.ms: Value must be at least 0"),
+                    });
+                }
+                cfg.request_timeout = std::time::Duration::from_millis(ms as u64);
+            }
+            "security.protocol" if !v.trim().eq_ignore_ascii_case("PLAINTEXT") => {
+                return Err(CommandConfigError {
+                    java: format!("org.apache.kafka.common.KafkaException: zkraft's admin client supports only security.protocol=PLAINTEXT, not {}", v.trim()),
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(cfg)
+}
+
+/// log4j's `%d` (ISO8601, local time): `2026-11-21 12:00:00,123`.
+pub fn log4j_time() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as libc::time_t;
+    let ms = now.subsec_millis();
+    // SAFETY: localtime_r only writes into the zeroed tm we own.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&secs, &mut tm).is_null() {
+            return format!("{secs},{ms:03}");
+        }
+        tm
+    };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02},{ms:03}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
+/// A topic's config overrides as `Configs:` shows them: Kafka puts them in a `Config`
+/// (a HashMap) and prints its iteration order.
+fn configs_column(overrides: &BTreeMap<String, String>) -> String {
+    let items: Vec<(&String, &String)> = overrides.iter().collect();
+    crate::kclient::admin::java_order::default_map_order(items, |(k, _)| k.as_str())
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `kafka-topics.sh --bootstrap-server`: Kafka 2.4's AdminClientTopicService over the Admin
+/// API. Successful create/alter/delete print nothing in this mode (Kafka 2.4 does not).
+mod admin_mode {
+    use std::collections::BTreeMap;
+
+    use broker::zkdata::{has_collision_chars, is_internal_topic};
+
+    use super::super::args::Options;
+    use super::super::Whitelist;
+    use super::{
+        admin_client_config, configs_to_add, configs_to_delete, int_opt, join, log4j_time,
+    };
+    use crate::kclient::admin::{
+        java_order, Admin, AdminError, ConfigEntry, ConfigResource, NewPartitions, NewTopic,
+    };
+    use crate::kclient::{ClientConfig, TopicInfo};
+
+    /// A failure as TopicCommand reports it: `Error while executing topic command : <message>`
+    /// on stdout, then the exception logged at ERROR on stderr.
+    struct Failure {
+        /// The Java exception's class (what the log line shows first).
+        class: String,
+        message: String,
+        /// zkraft's own explanation of a client failure.
+        detail: Option<String>,
+    }
+
+    fn illegal(message: impl Into<String>) -> Failure {
+        Failure {
+            class: "java.lang.IllegalArgumentException".into(),
+            message: message.into(),
+            detail: None,
+        }
+    }
+
+    /// A failed admin future: `get()` wraps the cause in an ExecutionException.
+    impl From<AdminError> for Failure {
+        fn from(e: AdminError) -> Failure {
+            Failure {
+                class: "java.util.concurrent.ExecutionException".into(),
+                message: e.java(),
+                detail: e.detail(),
+            }
+        }
+    }
+
+    /// Errors of the shared option parsers (config validation and the like).
+    impl From<super::CommandError> for Failure {
+        fn from(e: super::CommandError) -> Failure {
+            let m = e.0;
+            let class = if m.starts_with("Unknown topic config name") {
+                "org.apache.kafka.common.errors.InvalidConfigurationException"
+            } else if m.starts_with("Invalid value") {
+                "org.apache.kafka.common.config.ConfigException"
+            } else if m.starts_with("Cannot parse argument") {
+                "joptsimple.OptionArgumentConversionException"
+            } else {
+                "java.lang.IllegalArgumentException"
+            };
+            Failure {
+                class: class.into(),
+                message: m,
+                detail: None,
+            }
+        }
+    }
+
+    /// The admin client, connected on first use (creating Kafka's client does not connect
+    /// either, so argument errors come first).
+    struct Session {
+        cfg: ClientConfig,
+        admin: Option<Admin>,
+    }
+
+    impl Session {
+        async fn admin(&mut self) -> Result<&mut Admin, Failure> {
+            if self.admin.is_none() {
+                self.admin = Some(Admin::connect(self.cfg.clone()).await?);
+            }
+            self.admin
+                .as_mut()
+                .ok_or_else(|| illegal("the admin client is not connected"))
+        }
+    }
+
+    pub fn main(o: &Options) -> i32 {
+        let cfg = match admin_client_config(
+            o.value("bootstrap-server").unwrap_or_default(),
+            o.value("command-config"),
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("Exception in thread \"main\" {}", e.java);
+                return 1;
+            }
+        };
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("cannot start: {e}");
+                return 1;
+            }
+        };
+        let mut session = Session { cfg, admin: None };
+        let r = rt.block_on(async {
+            if o.has("create") {
+                create(&mut session, o).await
+            } else if o.has("alter") {
+                alter(&mut session, o).await
+            } else if o.has("list") {
+                let topics = topics(&mut session, o).await?;
+                println!("{}", topics.join("\n"));
+                Ok(())
+            } else if o.has("describe") {
+                describe(&mut session, o).await
+            } else {
+                delete(&mut session, o).await
+            }
+        });
+        match r {
+            Ok(()) => 0,
+            Err(f) => {
+                println!("Error while executing topic command : {}", f.message);
+                let cause = f
+                    .detail
+                    .map(|d| format!("\nCaused by: {d}"))
+                    .unwrap_or_default();
+                eprintln!(
+                    "[{}] ERROR {}: {}{cause}\n (kafka.admin.TopicCommand$)",
+                    log4j_time(),
+                    f.class,
+                    f.message
+                );
+                1
+            }
+        }
+    }
+
+    /// `getTopics`: every topic (internal ones unless excluded), filtered by `--topic`.
+    async fn topics(s: &mut Session, o: &Options) -> Result<Vec<String>, Failure> {
+        let exclude = o.has("exclude-internal");
+        let all = s.admin().await?.list_topics(!exclude).await?;
+        let filter = match o.value("topic") {
+            Some(p) => Some(Whitelist::new(p).map_err(illegal)?),
+            None => None,
+        };
+        Ok(all
+            .into_iter()
+            .filter(|t| filter.as_ref().is_none_or(|w| w.matches(t)))
+            .filter(|t| !(exclude && is_internal_topic(t)))
+            .collect())
+    }
+
+    fn ensure_exists(found: &[String], o: &Options) -> Result<(), Failure> {
+        match o.value("topic") {
+            Some(t) if found.is_empty() => {
+                Err(illegal(format!("Topic '{t}' does not exist as expected")))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn replica_assignment(o: &Options) -> Result<Option<BTreeMap<i32, Vec<i32>>>, Failure> {
+        match o.value("replica-assignment") {
+            None | Some("") => Ok(None),
+            Some(text) => broker::assignment::parse_replica_assignment(text)
+                .map(Some)
+                .map_err(|e| Failure {
+                    class: "kafka.admin.AdminOperationException".into(),
+                    message: e.to_string(),
+                    detail: None,
+                }),
+        }
+    }
+
+    async fn create(s: &mut Session, o: &Options) -> Result<(), Failure> {
+        // CommandTopicPartition: every option is parsed (and configs validated) first.
+        let name = o.value("topic").unwrap_or_default().to_owned();
+        let partitions = int_opt(o, "partitions")?;
+        let rf = int_opt(o, "replication-factor")?;
+        let assignment = replica_assignment(o)?;
+        let configs = configs_to_add(o)?;
+        configs_to_delete(o)?;
+        if has_collision_chars(&name) {
+            println!("WARNING: Due to limitations in metric names, topics with a period ('.') or underscore ('_') could collide. To avoid issues it is best to use either, but not both.");
+        }
+        if rf.is_some_and(|rf| !(1..=i32::from(i16::MAX)).contains(&rf)) {
+            return Err(illegal(format!(
+                "The replication factor must be between 1 and {} inclusive",
+                i16::MAX
+            )));
+        }
+        if partitions.is_some_and(|p| p < 1) {
+            return Err(illegal("The partitions must be greater than 0"));
+        }
+        let admin = s.admin().await?;
+        if admin.list_topics(false).await?.contains(&name) {
+            return Err(illegal(format!("Topic {name} already exists")));
+        }
+        let topic = NewTopic {
+            name: name.clone(),
+            partitions: if assignment.is_some() {
+                None
+            } else {
+                partitions
+            },
+            replication_factor: if assignment.is_some() {
+                None
+            } else {
+                rf.and_then(|r| i16::try_from(r).ok())
+            },
+            assignment,
+            configs,
+        };
+        let results = admin.create_topics(vec![topic], false).await?;
+        match results.get(&name) {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(AdminError::Api(e.clone()).into()),
+            None => Err(illegal(format!("no result for topic {name}"))),
+        }
+    }
+
+    async fn alter(s: &mut Session, o: &Options) -> Result<(), Failure> {
+        let count = int_opt(o, "partitions")?.unwrap_or(1);
+        let assignment = replica_assignment(o)?;
+        let found = topics(s, o).await?;
+        ensure_exists(&found, o)?;
+        let admin = s.admin().await?;
+        let infos = admin.describe_topics(&found).await?;
+        let increases = infos
+            .iter()
+            .map(|t| {
+                let manual = assignment.as_ref().map(|a| {
+                    a.values()
+                        .skip(t.partitions.len())
+                        .cloned()
+                        .collect::<Vec<_>>()
+                });
+                NewPartitions {
+                    topic: t.name.clone(),
+                    total_count: count,
+                    assignment: manual,
+                }
+            })
+            .collect();
+        for (_, r) in admin.create_partitions(increases, false).await? {
+            r.map_err(|e| Failure::from(AdminError::Api(e)))?;
+        }
+        Ok(())
+    }
+
+    async fn delete(s: &mut Session, o: &Options) -> Result<(), Failure> {
+        let found = topics(s, o).await?;
+        ensure_exists(&found, o)?;
+        if found.is_empty() {
+            return Ok(());
+        }
+        for (_, r) in s.admin().await?.delete_topics(found).await? {
+            r.map_err(|e| Failure::from(AdminError::Api(e)))?;
+        }
+        Ok(())
+    }
+
+    /// The order Kafka prints described topics in: `describeTopics(...).all()` is a HashMap
+    /// built from a copy of a HashMap filled in sorted order.
+    fn description_order(sorted: Vec<TopicInfo>) -> Vec<TopicInfo> {
+        let n = sorted.len();
+        let sized = java_order::capacity(Some(n), n);
+        let first = java_order::order(sorted, |t| t.name.as_str(), sized);
+        let copy = java_order::order(first, |t| t.name.as_str(), java_order::copy_capacity(n));
+        java_order::order(copy, |t| t.name.as_str(), sized)
+    }
+
+    async fn describe(s: &mut Session, o: &Options) -> Result<(), Failure> {
+        let found = topics(s, o).await?;
+        let under = o.has("under-replicated-partitions");
+        let unavailable = o.has("unavailable-partitions");
+        let under_min = o.has("under-min-isr-partitions");
+        let at_min = o.has("at-min-isr-partitions");
+        let overrides_only = o.has("topics-with-overrides");
+        let describe_configs = !under && !unavailable && !under_min && !at_min;
+        let admin = s.admin().await?;
+        if found.is_empty() {
+            return Ok(());
+        }
+        let live = admin.describe_cluster().await?;
+        let infos = description_order(admin.describe_topics(&found).await?);
+        for t in &infos {
+            let entries: Vec<ConfigEntry> = admin
+                .describe_configs(&ConfigResource::topic(&t.name), false)
+                .await?;
+            // Config's HashMap order over every entry, then the non-defaults.
+            let entries = java_order::default_map_order(entries, |e| e.name.as_str());
+            let min_isr: Option<usize> = entries
+                .iter()
+                .find(|e| e.name == "min.insync.replicas")
+                .and_then(|e| e.value.as_deref())
+                .and_then(|v| v.parse().ok());
+            let overrides: Vec<String> = entries
+                .iter()
+                .filter(|e| !e.is_default())
+                .map(|e| format!("{}={}", e.name, e.value.as_deref().unwrap_or("null")))
+                .collect();
+            if describe_configs && (!overrides_only || !overrides.is_empty()) {
+                let rf = t.partitions.first().map_or(0, |p| p.replicas.len());
+                println!(
+                    "Topic: {}\tPartitionCount: {}\tReplicationFactor: {rf}\tConfigs: {}",
+                    t.name,
+                    t.partitions.len(),
+                    overrides.join(",")
+                );
+            }
+            if overrides_only {
+                continue;
+            }
+            for p in &t.partitions {
+                let has_leader = p.leader >= 0;
+                let show = describe_configs
+                    || (under && p.isr.len() < p.replicas.len())
+                    || (unavailable && (!has_leader || !live.contains(&p.leader)))
+                    || (under_min && (!has_leader || min_isr.is_some_and(|m| p.isr.len() < m)))
+                    || (at_min && min_isr == Some(p.isr.len()));
+                if show {
+                    println!(
+                        "\tTopic: {}\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}",
+                        t.name,
+                        p.partition,
+                        if has_leader {
+                            p.leader.to_string()
+                        } else {
+                            "none".to_owned()
+                        },
+                        join(&p.replicas),
+                        join(&p.isr)
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -496,6 +966,81 @@ mod tests {
     fn opts(v: &[&str]) -> Options {
         let a: Vec<String> = v.iter().map(|x| x.to_string()).collect();
         parse(SPECS, &a).unwrap()
+    }
+
+    #[test]
+    fn command_config_is_read_as_java_properties() {
+        let p = parse_properties(
+            "# comment\n! other\n\nrequest.timeout.ms = 1500\nclient.id:me\nsasl.jaas.config=a \\\n  b\nflag\n",
+        );
+        assert_eq!(
+            p,
+            vec![
+                ("request.timeout.ms".to_owned(), "1500".to_owned()),
+                ("client.id".to_owned(), "me".to_owned()),
+                ("sasl.jaas.config".to_owned(), "a b".to_owned()),
+                ("flag".to_owned(), String::new()),
+            ]
+        );
+        let dir = std::env::temp_dir().join(format!("zkraft-cc-{}", std::process::id()));
+        std::fs::write(&dir, "request.timeout.ms=1500\nclient.id=me\n").unwrap();
+        let path = dir.to_string_lossy().into_owned();
+        let cfg = admin_client_config("a:1,b:2", Some(&path)).unwrap();
+        assert_eq!(cfg.request_timeout, std::time::Duration::from_millis(1500));
+        assert_eq!(cfg.client_id, "me");
+        assert_eq!(cfg.bootstrap, vec!["a:1".to_owned(), "b:2".to_owned()]);
+        std::fs::write(&dir, "security.protocol=SSL\n").unwrap();
+        assert!(admin_client_config("a:1", Some(&path)).is_err());
+        std::fs::write(&dir, "request.timeout.ms=soon\n").unwrap();
+        let e = admin_client_config("a:1", Some(&path)).unwrap_err();
+        assert!(e.java.ends_with(
+            "Invalid value soon for configuration request.timeout.ms: Not a number of type INT"
+        ));
+        let _ = std::fs::remove_file(&dir);
+        let e = admin_client_config("a:1", Some("/nonexistent/x")).unwrap_err();
+        assert_eq!(e.java, "java.nio.file.NoSuchFileException: /nonexistent/x");
+    }
+
+    #[test]
+    fn bootstrap_mode_argument_checks() {
+        let e = check_args(&opts(&[
+            "--bootstrap-server",
+            "b",
+            "--alter",
+            "--topic",
+            "t",
+        ]))
+        .unwrap_err();
+        assert_eq!(e.message, "Missing required argument \"[partitions]\"");
+        let e = check_args(&opts(&[
+            "--bootstrap-server",
+            "b",
+            "--alter",
+            "--topic",
+            "t",
+            "--config",
+            "a=b",
+        ]))
+        .unwrap_err();
+        assert_eq!(
+            e.message,
+            "Option combination \"[bootstrap-server],[config]\" can't be used with option \"[alter]\""
+        );
+        assert!(check_args(&opts(&[
+            "--bootstrap-server",
+            "b",
+            "--create",
+            "--topic",
+            "t"
+        ]))
+        .is_ok());
+        assert!(check_args(&opts(&[
+            "--bootstrap-server",
+            "b",
+            "--describe",
+            "--at-min-isr-partitions"
+        ]))
+        .is_ok());
     }
 
     #[test]

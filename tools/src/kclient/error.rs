@@ -42,7 +42,8 @@ impl ClientError {
 /// Kafka's name for an error code (`UNKNOWN_TOPIC_OR_PARTITION`), as its tools print them.
 pub fn error_name(code: i16) -> String {
     match ResponseError::try_from_code(code) {
-        Some(e) => {
+        // The crate maps codes it does not know to a catch-all variant (`Unknown(n)`).
+        Some(e) if !format!("{e:?}").contains('(') => {
             // The crate's variant names are Kafka's in CamelCase; Kafka prints UPPER_SNAKE.
             let camel = format!("{e:?}");
             let mut out = String::with_capacity(camel.len() + 8);
@@ -54,8 +55,8 @@ pub fn error_name(code: i16) -> String {
             }
             out
         }
-        None if code == 0 => "NONE".to_owned(),
-        None => format!("UNKNOWN_ERROR_CODE_{code}"),
+        _ if code == 0 => "NONE".to_owned(),
+        _ => format!("UNKNOWN_ERROR_CODE_{code}"),
     }
 }
 

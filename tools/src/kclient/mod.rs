@@ -4,9 +4,15 @@
 //! kafka-protocol crate's messages. One request at a time per connection: the tools are
 //! command-line programs, not long-lived clients.
 
+pub mod admin;
+pub mod assignor;
 mod client;
+pub mod consumer;
 mod error;
+pub mod group;
+pub mod groups;
 pub mod offsets;
+pub mod producer;
 mod versions;
 
 pub use client::{ClientConfig, KafkaClient, PartitionInfo, TopicInfo};
