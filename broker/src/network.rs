@@ -70,23 +70,53 @@ async fn connection(
     peer: SocketAddr,
 ) -> Result<(), ConnectionError> {
     let max = broker.config.socket_request_max_bytes;
+    // One buffer per connection, filled by plain reads into its spare capacity: no zeroing
+    // of a fresh allocation per request, and pipelined requests arrive in one read.
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
     loop {
-        let size = match stream.read_i32().await {
-            Ok(s) => s,
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-            Err(e) => return Err(e.into()),
+        let Some(frame) = next_frame(&mut buf, max)? else {
+            if buf.capacity() - buf.len() < READ_CHUNK {
+                buf.reserve(READ_CHUNK);
+            }
+            if stream.read_buf(&mut buf).await? == 0 {
+                return if buf.is_empty() {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into())
+                };
+            }
+            continue;
         };
-        if size < 0 || size > max {
-            return Err(ConnectionError::Protocol(format!(
-                "Invalid receive (size = {size} larger than {max})"
-            )));
-        }
-        let mut frame = vec![0u8; size as usize];
-        stream.read_exact(&mut frame).await?;
-        if let Some(out) = handle_frame(&broker, &listener_name, peer, Bytes::from(frame)).await? {
+        if let Some(out) = handle_frame(&broker, &listener_name, peer, frame).await? {
             stream.write_all(&out).await?;
         }
     }
+}
+
+/// How much a connection reads at least per call.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Takes the next whole request frame (without its size prefix) off `buf`; `None` until
+/// all of it has arrived, after reserving room for the rest. A size over `max` or negative
+/// is refused before anything is reserved for it.
+fn next_frame(buf: &mut BytesMut, max: i32) -> Result<Option<Bytes>, ConnectionError> {
+    if buf.len() < 4 {
+        return Ok(None);
+    }
+    let size = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    if size < 0 || size > max {
+        return Err(ConnectionError::Protocol(format!(
+            "Invalid receive (size = {size} larger than {max})"
+        )));
+    }
+    let total = 4 + size as usize;
+    if buf.len() < total {
+        buf.reserve(total - buf.len());
+        return Ok(None);
+    }
+    let mut frame = buf.split_to(total);
+    frame.advance(4);
+    Ok(Some(frame.freeze()))
 }
 
 /// A request frame after decoding: who asked what.
@@ -180,13 +210,19 @@ fn encode_header(
         .map_err(|e| ConnectionError::Protocol(format!("cannot encode response header: {e}")))
 }
 
-fn finish_frame(body: BytesMut) -> Result<BytesMut, ConnectionError> {
-    let len = i32::try_from(body.len())
+/// A response buffer with room for the size prefix, which [`finish_frame`] fills in.
+fn frame_buffer() -> BytesMut {
+    let mut buf = BytesMut::with_capacity(256);
+    buf.put_i32(0);
+    buf
+}
+
+/// Writes the size prefix in place (no copy of the body).
+fn finish_frame(mut buf: BytesMut) -> Result<BytesMut, ConnectionError> {
+    let len = i32::try_from(buf.len() - 4)
         .map_err(|_| ConnectionError::Protocol("response too large".into()))?;
-    let mut out = BytesMut::with_capacity(body.len() + 4);
-    out.put_i32(len);
-    out.put_slice(body.chunk());
-    Ok(out)
+    buf[..4].copy_from_slice(&len.to_be_bytes());
+    Ok(buf)
 }
 
 fn encode_response<M: Encodable>(
@@ -195,7 +231,7 @@ fn encode_response<M: Encodable>(
     version: i16,
     body: &M,
 ) -> Result<BytesMut, ConnectionError> {
-    let mut buf = BytesMut::new();
+    let mut buf = frame_buffer();
     encode_header(ctx, api, version, &mut buf)?;
     body.encode(&mut buf, version)
         .map_err(|e| ConnectionError::Protocol(format!("cannot encode response: {e}")))?;
@@ -208,7 +244,7 @@ fn encode_kind(
     version: i16,
     body: &kafka_protocol::messages::ResponseKind,
 ) -> Result<BytesMut, ConnectionError> {
-    let mut buf = BytesMut::new();
+    let mut buf = frame_buffer();
     encode_header(ctx, api, version, &mut buf)?;
     body.encode(&mut buf, version).map_err(|e| {
         ConnectionError::Protocol(format!("cannot encode {api:?} v{version} response: {e}"))
@@ -218,3 +254,42 @@ fn encode_kind(
 
 #[cfg(test)]
 mod decode_tests;
+
+#[cfg(test)]
+mod frame_tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_split_as_they_arrive() {
+        let mut buf = BytesMut::new();
+        assert!(next_frame(&mut buf, 100).unwrap().is_none());
+        buf.put_i32(3);
+        buf.put_slice(b"ab");
+        assert!(next_frame(&mut buf, 100).unwrap().is_none());
+        buf.put_slice(b"c");
+        buf.put_i32(0);
+        buf.put_i32(1);
+        assert_eq!(next_frame(&mut buf, 100).unwrap().unwrap(), &b"abc"[..]);
+        assert_eq!(next_frame(&mut buf, 100).unwrap().unwrap(), &b""[..]);
+        assert!(next_frame(&mut buf, 100).unwrap().is_none());
+        assert_eq!(buf.len(), 4);
+    }
+
+    #[test]
+    fn oversized_and_negative_sizes_are_refused_without_reserving() {
+        let mut buf = BytesMut::new();
+        buf.put_i32(101);
+        assert!(next_frame(&mut buf, 100).is_err());
+        let mut buf = BytesMut::new();
+        buf.put_i32(-1);
+        assert!(next_frame(&mut buf, 100).is_err());
+        assert!(buf.capacity() < 100);
+    }
+
+    #[test]
+    fn the_size_prefix_is_written_in_place() {
+        let mut buf = frame_buffer();
+        buf.put_slice(b"hello");
+        assert_eq!(&finish_frame(buf).unwrap()[..], b"\0\0\0\x05hello");
+    }
+}
