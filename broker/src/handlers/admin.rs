@@ -11,7 +11,7 @@ use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicR
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::describe_configs_response::{
-    DescribeConfigsResourceResult, DescribeConfigsResult,
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
 };
 use kafka_protocol::messages::{
     AlterConfigsRequest, AlterConfigsResponse, CreatePartitionsRequest, CreatePartitionsResponse,
@@ -26,10 +26,16 @@ use crate::assignment::{
     assign_replicas_to_brokers, broker_metadatas, new_partitions_assignment,
     validate_replica_assignment, AssignmentError, BrokerMetadata, RackAwareMode,
 };
+use crate::dynamic_config::{
+    broker_config_synonyms, check_persistable, from_persistent, is_dynamic, is_known, is_list,
+    is_password, Synonym, SOURCE_DEFAULT, SOURCE_DYNAMIC_DEFAULT_BROKER, SOURCE_TOPIC,
+};
 use crate::log_manager::apply_topic_overrides;
 use crate::server::Broker;
 use crate::zkclient::ZkError;
-use crate::zkdata::{validate_topic_name, ConfigEntityType, EntityConfig, TopicAssignment};
+use crate::zkdata::{
+    validate_topic_name, ConfigEntityType, EntityConfig, TopicAssignment, DEFAULT_ENTITY,
+};
 
 /// A failure with its message for the response.
 pub type AdminError = (ResponseError, Option<String>);
@@ -37,10 +43,6 @@ pub type AdminError = (ResponseError, Option<String>);
 /// Config resource types of DescribeConfigs/AlterConfigs.
 const RESOURCE_TOPIC: i8 = 2;
 const RESOURCE_BROKER: i8 = 4;
-/// Config sources.
-const SOURCE_TOPIC: i8 = 1;
-const SOURCE_STATIC_BROKER: i8 = 4;
-const SOURCE_DEFAULT: i8 = 5;
 
 fn zk_error(e: ZkError) -> AdminError {
     let msg = Some(e.to_string());
@@ -121,13 +123,17 @@ fn broker_synonyms(topic_key: &str) -> &'static [&'static str] {
 
 /// Topic-level config keys with the broker-level value each defaults to.
 pub fn topic_config_defaults(broker: &Broker) -> BTreeMap<&'static str, String> {
-    let c = &broker.config;
+    // The effective config: server.properties with the dynamic broker configs on top.
+    let c = &*broker.dynamic.current();
     let v = |k: &'static str| {
-        c.values.original(k).map(str::to_owned).or_else(|| {
-            crate::config::key_def(k)
-                .and_then(|d| d.default)
-                .map(str::to_owned)
-        })
+        c.values
+            .original(k)
+            .map(str::to_owned)
+            .or_else(|| match crate::config::key_def(k) {
+                Some(d) => d.default.map(str::to_owned),
+                // Cleaner keys and the like: dynamic value or Kafka's default.
+                None => broker.dynamic.value_of(k),
+            })
     };
     let mut m = BTreeMap::new();
     m.insert("cleanup.policy", c.log_cleanup_policy.join(","));
@@ -215,7 +221,7 @@ fn validate_topic_configs(
             ));
         }
     }
-    apply_topic_overrides(&broker.default_log_config, configs)
+    apply_topic_overrides(&broker.default_log_config(), configs)
         .map(|_| ())
         .map_err(|e| (ResponseError::InvalidConfig, Some(e.to_string())))
 }
@@ -506,6 +512,7 @@ pub async fn describe_configs(
 ) -> DescribeConfigsResponse {
     let mut resp = DescribeConfigsResponse::default();
     let snapshot = broker.metadata.snapshot();
+    let with_synonyms = ctx.api_version >= 1 && req.include_synonyms;
     for res in req.resources {
         let mut out = DescribeConfigsResult::default();
         out.resource_type = res.resource_type;
@@ -515,7 +522,12 @@ pub async fn describe_configs(
                 .as_ref()
                 .is_none_or(|keys| keys.iter().any(|x| x.as_str() == k))
         };
-        let entry = |name: &str, value: Option<String>, source: i8, sensitive: bool| {
+        let entry = |name: &str,
+                     value: Option<String>,
+                     sensitive: bool,
+                     read_only: bool,
+                     synonyms: Vec<Synonym>| {
+            let source = synonyms.first().map_or(SOURCE_DEFAULT, |s| s.source);
             let mut e = DescribeConfigsResourceResult::default();
             e.name = str(name);
             e.value = if sensitive { None } else { value.map(str) };
@@ -525,6 +537,19 @@ pub async fn describe_configs(
                 e.is_default = source == SOURCE_DEFAULT;
             }
             e.is_sensitive = sensitive;
+            e.read_only = read_only;
+            if with_synonyms {
+                e.synonyms = synonyms
+                    .into_iter()
+                    .map(|s| {
+                        let mut x = DescribeConfigsSynonym::default();
+                        x.name = str(s.name);
+                        x.value = s.value.map(str);
+                        x.source = s.source;
+                        x
+                    })
+                    .collect();
+            }
             e
         };
         match res.resource_type {
@@ -545,59 +570,275 @@ pub async fn describe_configs(
                         if !wanted(k) {
                             continue;
                         }
-                        let set_in_properties = broker_synonyms(k)
-                            .iter()
-                            .any(|b| broker.config.values.original(b).is_some());
-                        out.configs.push(match overrides.get(k) {
-                            Some(v) => entry(k, Some(v.clone()), SOURCE_TOPIC, false),
-                            None if set_in_properties => {
-                                entry(k, Some(default), SOURCE_STATIC_BROKER, false)
-                            }
-                            None => entry(k, Some(default), SOURCE_DEFAULT, false),
-                        });
+                        // Where the value comes from, highest precedence first: the topic
+                        // override, then Kafka's `configSynonyms` of the primary broker key
+                        // (so a static `log.retention.hours` alone leaves `retention.ms` at
+                        // DEFAULT_CONFIG, as Kafka 2.4 reports it).
+                        let names: Vec<String> =
+                            broker_synonyms(k).iter().map(|n| (*n).to_owned()).collect();
+                        let mut synonyms = Vec::new();
+                        if let Some(v) = overrides.get(k) {
+                            synonyms.push(Synonym {
+                                name: k.to_owned(),
+                                value: Some(v.clone()),
+                                source: SOURCE_TOPIC,
+                            });
+                        }
+                        if let Some(primary) = names.first() {
+                            synonyms.extend(broker.dynamic.synonyms(primary, &names, false));
+                        }
+                        let value = overrides.get(k).cloned().unwrap_or(default);
+                        out.configs
+                            .push(entry(k, Some(value), false, false, synonyms));
                     }
                 }
             }
             RESOURCE_BROKER => {
                 let name = res.resource_name.to_string();
-                if !name.is_empty() && name.parse::<i32>().ok() != Some(broker.broker_id) {
+                let id = name.parse::<i32>();
+                if name.is_empty() {
+                    // The cluster default shows only the dynamic defaults (Kafka 2.4).
+                    for (k, v) in broker.dynamic.defaults() {
+                        if !wanted(&k) {
+                            continue;
+                        }
+                        let sensitive = sensitive_broker_key(&k);
+                        let synonyms: Vec<Synonym> = broker
+                            .dynamic
+                            .synonyms(&k, &broker_config_synonyms(&k, true), sensitive)
+                            .into_iter()
+                            .filter(|s| s.source == SOURCE_DYNAMIC_DEFAULT_BROKER)
+                            .collect();
+                        out.configs
+                            .push(entry(&k, Some(v), sensitive, !is_dynamic(&k), synonyms));
+                    }
+                } else if id.is_err() {
+                    out.error_code = ResponseError::InvalidRequest.code();
+                    out.error_message = Some(str(format!(
+                        "Broker id must be an integer, but it is: {name}"
+                    )));
+                } else if id.ok() != Some(broker.broker_id) {
                     out.error_code = ResponseError::InvalidRequest.code();
                     out.error_message = Some(str(format!(
                         "Unexpected broker id, expected {} or empty string, but received {name}",
                         broker.broker_id
                     )));
                 } else {
+                    let current = broker.dynamic.current();
+                    let describe = |k: &str, value: Option<String>| {
+                        let sensitive = sensitive_broker_key(k);
+                        let synonyms =
+                            broker
+                                .dynamic
+                                .synonyms(k, &broker_config_synonyms(k, true), sensitive);
+                        entry(k, value, sensitive, !is_dynamic(k), synonyms)
+                    };
                     for def in crate::config::KEYS {
-                        if !wanted(def.name) {
-                            continue;
+                        if wanted(def.name) {
+                            let value = current
+                                .values
+                                .original(def.name)
+                                .or(def.default)
+                                .map(str::to_owned);
+                            out.configs.push(describe(def.name, value));
                         }
-                        let sensitive = def.name.contains("password");
-                        out.configs
-                            .push(match broker.config.values.original(def.name) {
-                                Some(v) => entry(
-                                    def.name,
-                                    Some(v.to_owned()),
-                                    SOURCE_STATIC_BROKER,
-                                    sensitive,
-                                ),
-                                None => entry(
-                                    def.name,
-                                    def.default.map(str::to_owned),
-                                    SOURCE_DEFAULT,
-                                    sensitive,
-                                ),
-                            });
+                    }
+                    // Dynamic keys outside server.properties' key set (cleaner, connection
+                    // quotas, ...) with Kafka's defaults, then those the broker has no
+                    // definition of (listener overrides, replication throttles, custom keys).
+                    let mut extra: BTreeMap<String, Option<String>> =
+                        crate::dynamic_config::extra_keys()
+                            .map(|k| (k.to_owned(), broker.dynamic.value_of(k)))
+                            .collect();
+                    for (k, v) in broker
+                        .dynamic
+                        .defaults()
+                        .into_iter()
+                        .chain(broker.dynamic.per_broker())
+                    {
+                        extra.insert(k, Some(v));
+                    }
+                    for (k, v) in extra {
+                        if crate::config::key_def(&k).is_none() && wanted(&k) {
+                            out.configs.push(describe(&k, v));
+                        }
                     }
                 }
             }
             _ => {
                 out.error_code = ResponseError::InvalidRequest.code();
-                out.error_message = Some(str("unsupported resource type"));
+                out.error_message = Some(str(format!(
+                    "Unsupported resource type: {}",
+                    res.resource_type
+                )));
             }
         }
         resp.results.push(out);
     }
     resp
+}
+
+/// Whether a broker config's value is hidden: passwords, and (as Kafka does when it cannot
+/// tell a key's type) keys the broker has no definition of, unless a listener prefix names a
+/// known base config.
+fn sensitive_broker_key(name: &str) -> bool {
+    let base = broker_config_synonyms(name, true)
+        .into_iter()
+        .find(|n| is_known(n));
+    match base {
+        Some(b) => b.contains("password") || is_password(name),
+        None => true,
+    }
+}
+
+/// AdminManager.getBrokerId: `None` for the cluster default (empty name), else this
+/// broker's id.
+fn broker_resource_id(broker: &Broker, name: &str) -> Result<Option<i32>, AdminError> {
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let id: i32 = name.parse().map_err(|_| {
+        (
+            ResponseError::InvalidRequest,
+            Some(format!("Broker id must be an integer, but it is: {name}")),
+        )
+    })?;
+    if id != broker.broker_id {
+        return Err((
+            ResponseError::InvalidRequest,
+            Some(format!(
+                "Unexpected broker id, expected {}, but received {name}",
+                broker.broker_id
+            )),
+        ));
+    }
+    Ok(Some(id))
+}
+
+/// A ConfigException as AdminManager answers it: INVALID_REQUEST naming the resource.
+fn invalid_broker_config(name: &str, msg: String) -> AdminError {
+    (
+        ResponseError::InvalidRequest,
+        Some(format!(
+            "Invalid config value for resource ConfigResource(type=BROKER, name='{name}'): {msg}"
+        )),
+    )
+}
+
+/// AdminManager.alterBrokerConfigs: validates `props` as the whole new per-broker (or
+/// cluster-default) layer and writes it with a change notification; this broker applies it
+/// at once, the others when the notification reaches them.
+async fn alter_broker_config(
+    broker: &Arc<Broker>,
+    name: &str,
+    props: BTreeMap<String, String>,
+    validate_only: bool,
+) -> Result<(), AdminError> {
+    let id = broker_resource_id(broker, name)?;
+    let per_broker = id.is_some();
+    broker
+        .dynamic
+        .validate(&props, per_broker)
+        .map_err(|m| invalid_broker_config(name, m))?;
+    if validate_only {
+        return Ok(());
+    }
+    check_persistable(&props, per_broker).map_err(|m| invalid_broker_config(name, m))?;
+    let entity = id.map_or_else(|| DEFAULT_ENTITY.to_owned(), |i| i.to_string());
+    let zk = broker.zk();
+    zk.change_entity_config(
+        ConfigEntityType::Brokers,
+        &entity,
+        &EntityConfig { config: props },
+    )
+    .await
+    .map_err(zk_error)?;
+    tracing::info!("Updated dynamic broker configs of {entity}");
+    match broker.dynamic.reload(&zk, broker.broker_id).await {
+        Ok(true) => broker.reconfigure_logs(),
+        Ok(false) => {}
+        Err(e) => tracing::warn!("cannot read back dynamic broker configs: {e}"),
+    }
+    Ok(())
+}
+
+/// IncrementalAlterConfigs of a broker resource: the stored layer with the operations
+/// applied (APPEND/SUBTRACT only on list-typed keys), then [`alter_broker_config`].
+async fn incremental_alter_broker_config(
+    broker: &Arc<Broker>,
+    name: &str,
+    ops: &[(String, i8, Option<String>)],
+    validate_only: bool,
+) -> Result<(), AdminError> {
+    let id = broker_resource_id(broker, name)?;
+    let mut seen = std::collections::BTreeSet::new();
+    let dups: Vec<&str> = ops
+        .iter()
+        .filter(|(k, _, _)| !seen.insert(k.as_str()))
+        .map(|(k, _, _)| k.as_str())
+        .collect();
+    if !dups.is_empty() {
+        return Err((
+            ResponseError::InvalidRequest,
+            Some(format!(
+                "Error due to duplicate config keys : {}",
+                dups.join(",")
+            )),
+        ));
+    }
+    let entity = id.map_or_else(|| DEFAULT_ENTITY.to_owned(), |i| i.to_string());
+    let stored = broker
+        .zk()
+        .get_entity_config(ConfigEntityType::Brokers, &entity)
+        .await
+        .map_err(zk_error)?
+        .config;
+    let mut props = from_persistent(stored, id.is_some());
+    for (k, op, v) in ops {
+        let is_list = is_list(k);
+        let items = |m: &BTreeMap<String, String>| -> Vec<String> {
+            m.get(k)
+                .map(|s| s.split(',').map(str::to_owned).collect())
+                .unwrap_or_default()
+        };
+        match (op, v) {
+            (0, Some(v)) => {
+                props.insert(k.clone(), v.clone());
+            }
+            (1, _) => {
+                props.remove(k);
+            }
+            (2 | 3, _) if !is_list => {
+                let what = if *op == 2 { "append" } else { "subtract" };
+                return Err((
+                    ResponseError::InvalidRequest,
+                    Some(format!(
+                        "Config value {what} is not allowed for config key: {k}"
+                    )),
+                ));
+            }
+            (2, Some(v)) => {
+                let mut l = items(&props);
+                l.extend(v.split(',').map(str::to_owned));
+                props.insert(k.clone(), l.join(","));
+            }
+            (3, Some(v)) => {
+                let drop: Vec<&str> = v.split(',').collect();
+                let l: Vec<String> = items(&props)
+                    .into_iter()
+                    .filter(|x| !drop.contains(&x.as_str()))
+                    .collect();
+                props.insert(k.clone(), l.join(","));
+            }
+            _ => {
+                return Err((
+                    ResponseError::InvalidRequest,
+                    Some(format!("invalid operation on {k}")),
+                ))
+            }
+        }
+    }
+    alter_broker_config(broker, name, props, validate_only).await
 }
 
 /// Writes a topic's full override set and notifies brokers (AdminZkClient.changeTopicConfig).
@@ -629,13 +870,6 @@ async fn write_topic_config(
     Ok(())
 }
 
-fn broker_configs_unsupported() -> AdminError {
-    (
-        ResponseError::InvalidRequest,
-        Some("dynamic broker configs are not supported by this broker".to_owned()),
-    )
-}
-
 pub async fn alter_configs(broker: &Arc<Broker>, req: AlterConfigsRequest) -> AlterConfigsResponse {
     let mut resp = AlterConfigsResponse::default();
     for res in req.resources {
@@ -663,8 +897,30 @@ pub async fn alter_configs(broker: &Arc<Broker>, req: AlterConfigsRequest) -> Al
                 )
                 .await
             }
-            RESOURCE_BROKER => Err(broker_configs_unsupported()),
-            _ => Err((ResponseError::InvalidRequest, None)),
+            RESOURCE_BROKER => {
+                let configs = res
+                    .configs
+                    .iter()
+                    .filter_map(|c| {
+                        c.value
+                            .as_ref()
+                            .map(|v| (c.name.to_string(), v.to_string()))
+                    })
+                    .collect();
+                alter_broker_config(
+                    broker,
+                    res.resource_name.as_str(),
+                    configs,
+                    req.validate_only,
+                )
+                .await
+            }
+            t => Err((
+                ResponseError::InvalidRequest,
+                Some(format!(
+                    "AlterConfigs is only supported for topics and brokers, but resource type is {t}"
+                )),
+            )),
         };
         if let Err((e, msg)) = result {
             r.error_code = e.code();
@@ -751,8 +1007,32 @@ pub async fn incremental_alter_configs(
                     }
                 }
             }
-            RESOURCE_BROKER => Err(broker_configs_unsupported()),
-            _ => Err((ResponseError::InvalidRequest, None)),
+            RESOURCE_BROKER => {
+                let ops: Vec<(String, i8, Option<String>)> = res
+                    .configs
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.name.to_string(),
+                            c.config_operation,
+                            c.value.as_ref().map(|v| v.to_string()),
+                        )
+                    })
+                    .collect();
+                incremental_alter_broker_config(
+                    broker,
+                    res.resource_name.as_str(),
+                    &ops,
+                    req.validate_only,
+                )
+                .await
+            }
+            t => Err((
+                ResponseError::InvalidRequest,
+                Some(format!(
+                    "AlterConfigs is only supported for topics and brokers, but resource type is {t}"
+                )),
+            )),
         };
         if let Err((e, msg)) = result {
             r.error_code = e.code();

@@ -20,7 +20,7 @@ fn min_insync(broker: &Broker, topic: &str) -> usize {
         .topic_overrides(topic)
         .get("min.insync.replicas")
         .and_then(|v| v.parse::<i32>().ok())
-        .unwrap_or(broker.config.min_insync_replicas)
+        .unwrap_or_else(|| broker.dynamic.current().min_insync_replicas)
         .max(1) as usize
 }
 

@@ -21,7 +21,7 @@ use crate::log::checkpoint::CheckpointError;
 use crate::log::meta_properties::{check_log_dirs_agree, MetaProperties};
 use crate::log::topic_partition::TopicPartition;
 use crate::log::LogConfig;
-use crate::log_manager::{apply_topic_overrides, broker_log_config, LogManager, LogManagerError};
+use crate::log_manager::{apply_topic_overrides, LogManager, LogManagerError};
 use crate::metadata::{MetadataCache, MetadataSnapshot};
 use crate::replica::{LeaderState, ReplicaManager};
 use crate::zkclient::{KafkaZkClient, SessionState, ZkError};
@@ -60,7 +60,9 @@ pub struct Broker {
     pub metadata: MetadataCache,
     pub replicas: ReplicaManager,
     pub groups: groups::Groups,
-    pub default_log_config: LogConfig,
+    /// Dynamic broker configs and the effective config they make (the topic-config
+    /// defaults come from there; `config` stays server.properties as given).
+    pub dynamic: crate::dynamic_config::DynamicBrokerConfig,
     topic_configs: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
     producer_ids: tokio::sync::Mutex<Option<(i64, i64)>>,
     controller_poke: Notify,
@@ -104,15 +106,30 @@ impl Broker {
         *self.broker_epoch.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The log config of a topic without overrides (static and dynamic broker configs).
+    pub fn default_log_config(&self) -> LogConfig {
+        self.dynamic.log_config()
+    }
+
     /// A topic's log config: broker defaults with the topic's overrides.
     pub fn topic_log_config(&self, topic: &str) -> LogConfig {
+        let defaults = self.default_log_config();
         let configs = self.topic_configs.lock().unwrap_or_else(|p| p.into_inner());
         match configs.get(topic) {
-            Some(o) => apply_topic_overrides(&self.default_log_config, o).unwrap_or_else(|e| {
+            Some(o) => apply_topic_overrides(&defaults, o).unwrap_or_else(|e| {
                 tracing::warn!("invalid config of topic {topic}: {e}; using broker defaults");
-                self.default_log_config.clone()
+                defaults
             }),
-            None => self.default_log_config.clone(),
+            None => defaults,
+        }
+    }
+
+    /// Gives every local log its topic's config again, after the broker defaults changed
+    /// (dynamic broker configs): topics without an override pick up the new defaults.
+    pub fn reconfigure_logs(&self) {
+        for (tp, log) in self.replicas.log_manager().all() {
+            let config = self.topic_log_config(&tp.topic);
+            crate::log_manager::lock(&log).set_config(config);
         }
     }
 
@@ -398,7 +415,13 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, StartError> {
             MetaProperties::zk(broker_id, Some(cluster_id.clone())).write(d)?;
         }
     }
-    let default_log_config = broker_log_config(&config);
+    // Dynamic configs come before the logs load, so they open with the effective defaults.
+    let dynamic = crate::dynamic_config::DynamicBrokerConfig::new(&config);
+    if let Err(e) = dynamic.reload(&zk, broker_id).await {
+        // Kafka logs unusable dynamic configs and starts with the static ones.
+        tracing::error!("cannot read dynamic broker configs: {e}");
+    }
+    let default_log_config = dynamic.log_config();
     let logs = Arc::new(LogManager::startup(&config.log_dirs, &default_log_config)?);
 
     // Bind before registering so port 0 resolves to the port we advertise.
@@ -457,7 +480,7 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, StartError> {
     let broker = Arc::new(Broker {
         groups: groups::Groups::new(group_config(&config)),
         replicas: ReplicaManager::new(broker_id, logs),
-        default_log_config,
+        dynamic,
         broker_id,
         cluster_id,
         zk: RwLock::new(Arc::new(zk)),
@@ -476,6 +499,7 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, StartError> {
         tasks.push(tokio::spawn(crate::network::serve(broker.clone(), ep, l)));
     }
     tasks.push(tokio::spawn(crate::controller::run(broker.clone())));
+    tasks.push(tokio::spawn(crate::dynamic_config::run(broker.clone())));
     tasks.push(tokio::spawn(session_loop(
         broker.clone(),
         info,
