@@ -4,7 +4,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/zk-common.sh"
 daemon=0
 if [ "${1:-}" = "-daemon" ]; then daemon=1; shift; fi
 if [ $# -lt 1 ]; then
-    echo "USAGE: $0 [-daemon] server.properties [--override property=value]*" >&2
+    echo "USAGE: $0 [-daemon] server.properties [--override property=value]*"
     exit 1
 fi
 bin="$(zkraft_bin kafka-server)" || exit 1

@@ -53,6 +53,10 @@ status)
     echo "Client port found: ${port:-2181}. Client address: ${host:-localhost}. Client SSL: false." >&2
     echo "Mode: $mode" >&2
     ;;
+version)
+    # ZooKeeper's VersionInfoMain line.
+    echo "Apache ZooKeeper, version $("$bin" --version)"
+    ;;
 *)
     echo "Usage: $0 [--config <conf-dir>] {start|start-foreground|stop|version|restart|status|print-cmd}" >&2
     exit 1

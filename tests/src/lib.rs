@@ -18,6 +18,7 @@ pub mod climt;
 pub mod durability;
 pub mod ensemble;
 pub mod fourlw;
+pub mod json;
 pub mod kafka;
 pub mod server;
 pub mod wait;

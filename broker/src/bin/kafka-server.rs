@@ -34,6 +34,20 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    // kafka.Kafka looks at the raw arguments before parsing them: --help (or nothing)
+    // prints its usage and option table on stderr and exits 1, --version prints the version.
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    if raw.is_empty() || raw.iter().any(|a| a == "--help") {
+        eprintln!(
+            "USAGE: java [options] KafkaServer server.properties [--override property=value]*"
+        );
+        eprint!("{}", broker_help_table());
+        return ExitCode::from(1);
+    }
+    if raw.iter().any(|a| a == "--version") {
+        println!("{}", broker::version_string());
+        return ExitCode::SUCCESS;
+    }
     let args = Args::parse();
     let config = match load(&args) {
         Ok(c) => c,
@@ -59,6 +73,27 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Kafka's option table for kafka.Kafka (jopt-simple's layout).
+fn broker_help_table() -> String {
+    let rows = [
+        (
+            "--override <String>",
+            "Optional property that should override values set in server.properties file",
+        ),
+        ("--version", "Print version information and exit."),
+    ];
+    let mut out = format!(
+        "{:<20} {}
+{:<20} {}
+",
+        "Option", "Description", "------", "-----------"
+    );
+    for (opt, desc) in rows {
+        out.push_str(&format!("{opt:<20} {desc}\n"));
+    }
+    out
 }
 
 fn load(args: &Args) -> anyhow::Result<BrokerConfig> {

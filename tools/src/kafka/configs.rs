@@ -59,7 +59,21 @@ fn msg(s: impl Into<String>) -> Failure {
 pub fn main(args: &[String]) -> i32 {
     let o = match parse(SPECS, args) {
         Ok(o) => o,
-        Err(e) => return print_usage_error(&e, SPECS),
+        // ConfigCommand catches jopt's OptionException and prints only its message.
+        Err(e) => {
+            let short = e
+                .message
+                .strip_prefix("Exception in thread \"main\" joptsimple.")
+                .and_then(|rest| rest.split_once(": "))
+                .map(|(_, msg)| msg.to_owned());
+            match short {
+                Some(msg) => {
+                    eprintln!("{msg}");
+                    return 1;
+                }
+                None => return print_usage_error(&e, SPECS),
+            }
+        }
     };
     if args.is_empty() || o.has("help") {
         return print_usage_error(

@@ -27,13 +27,7 @@ use args::{help_table, Spec, UsageError};
 pub const ZK_TIMEOUT: Duration = Duration::from_secs(30);
 /// Overrides the connection timeout (milliseconds), e.g. for scripts that must fail fast.
 pub const CONNECTION_TIMEOUT_ENV: &str = "ZKRAFT_ZK_CONNECTION_TIMEOUT_MS";
-/// The Kafka release whose tool behaviour these commands reproduce.
-pub const KAFKA_VERSION: &str = "2.4.1";
-
-/// What `--version` prints.
-pub fn version_string() -> String {
-    format!("{KAFKA_VERSION} (zkraft {})", env!("CARGO_PKG_VERSION"))
-}
+pub use broker::{version_string, KAFKA_VERSION};
 
 /// Prints a usage failure as Kafka's tools do (message, then the option table when due) on
 /// stderr; returns the exit code 1.

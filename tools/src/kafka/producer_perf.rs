@@ -594,8 +594,10 @@ pub fn main(args: &[String]) -> i32 {
         Err(ArgError(m)) => return arg_error(&m),
     };
     if parsed.has("--help") {
+        // argparse4j prints the help and throws; ProducerPerformance then exits 1 whenever
+        // there were arguments.
         print!("{USAGE}{HELP}");
-        return 0;
+        return 1;
     }
     let test = match setup(&parsed) {
         Err(_) if args.is_empty() => {
