@@ -34,36 +34,7 @@ use std::process::Command;
 
 use tests::server::workspace_root;
 use tests::{ServerKind, ServerOptions, TestServer};
-use tools_support::{run, wrapper, Out};
-
-/// Runs every case of a test even when earlier ones fail, then fails with all of them, so one
-/// run tells which tools still differ from upstream and how.
-#[derive(Default)]
-struct Cases {
-    failures: Vec<String>,
-}
-
-impl Cases {
-    fn case(&mut self, name: &str, body: impl FnOnce()) {
-        if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
-            let msg = e
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "<non-string panic>".into());
-            self.failures.push(format!("[{name}] {msg}"));
-        }
-    }
-
-    fn finish(self) {
-        assert!(
-            self.failures.is_empty(),
-            "{} case(s) differ from upstream:\n{}",
-            self.failures.len(),
-            self.failures.join("\n")
-        );
-    }
-}
+use tools_support::{run, wrapper, Cases, Out};
 
 /// A Kafka tool as an operator runs it: its bin/ script and any leading arguments (the class
 /// for kafka-run-class.sh).
@@ -241,7 +212,7 @@ fn assert_version_line(name: &str, o: &Out) {
 
 #[test]
 fn t10_version() {
-    let mut cases = Cases::default();
+    let mut cases = Cases::new("case(s) differ from upstream");
     let mut seen = Vec::new();
     for t in DEFAULT_OPTION_TOOLS {
         let o = t.run(&["--version"]);
@@ -268,7 +239,7 @@ fn t10_version() {
 
 #[test]
 fn t20_help_and_no_arguments() {
-    let mut cases = Cases::default();
+    let mut cases = Cases::new("case(s) differ from upstream");
     for t in DEFAULT_OPTION_TOOLS {
         for args in [&["--help"][..], &[]] {
             let name = format!("{} {args:?}", t.name());
@@ -310,7 +281,7 @@ fn t20_help_and_no_arguments() {
 
 #[test]
 fn t30_unknown_and_abbreviated_options() {
-    let mut cases = Cases::default();
+    let mut cases = Cases::new("case(s) differ from upstream");
     for t in DEFAULT_OPTION_TOOLS.iter().chain([&GET_OFFSET_SHELL]) {
         cases.case(&format!("{} --bogus", t.name()), || {
             t.check_unrecognized("bogus")
@@ -330,7 +301,7 @@ fn t30_unknown_and_abbreviated_options() {
 
 #[test]
 fn t40_first_required_argument() {
-    let mut cases = Cases::default();
+    let mut cases = Cases::new("case(s) differ from upstream");
     let mut missing = |t: &KafkaTool, args: &[&str], message: &str| {
         let name = format!("{} {args:?}", t.name());
         cases.case(&name.clone(), || {
@@ -399,7 +370,7 @@ fn t40_first_required_argument() {
 /// kafka-producer-perf-test.sh is argparse4j's `producer-performance`.
 #[test]
 fn t50_producer_perf_test_argparse() {
-    let mut cases = Cases::default();
+    let mut cases = Cases::new("case(s) differ from upstream");
     let perf = |args: &[&str]| {
         let mut c = wrapper("kafka-producer-perf-test.sh");
         c.args(args);
@@ -486,7 +457,7 @@ fn script_path(script: &str) -> PathBuf {
 
 #[test]
 fn t60_server_and_shell_scripts_without_arguments() {
-    let mut cases = Cases::default();
+    let mut cases = Cases::new("case(s) differ from upstream");
     for (script, usage) in [
         (
             "kafka-server-start.sh",
@@ -575,7 +546,7 @@ fn t70_zookeeper_scripts_against_apache() {
         ServerKind::Apache.is_available(),
         "Apache ZooKeeper is not available (scripts/install-test-deps.sh)"
     );
-    let mut cases = Cases::default();
+    let mut cases = Cases::new("case(s) differ from upstream");
     let zk = TestServer::start(ServerKind::Zkraft, ServerOptions::new()).expect("server");
     let server = zk.connect_string();
     let zkcli = |args: &[&str]| {

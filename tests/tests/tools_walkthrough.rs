@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tests::json::Json;
 use tests::kafka::{kcat, kcat_available, KafkaBroker};
 use tests::{wait_until, ServerKind, ServerOptions, TestServer};
-use tools_support::{run, wrapper, Out};
+use tools_support::{run, wrapper, Cases, Out};
 use zookeeper_client as zkc;
 
 const T: Duration = Duration::from_secs(30);
@@ -221,34 +221,6 @@ fn group_row(cols: [&str; 9]) -> String {
     )
 }
 
-/// Runs each step's checks even when an earlier step's failed, then fails with all of them.
-#[derive(Default)]
-struct Cases {
-    failures: Vec<String>,
-}
-
-impl Cases {
-    fn case(&mut self, name: &str, body: impl FnOnce()) {
-        if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
-            let msg = e
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "<non-string panic>".into());
-            self.failures.push(format!("[step {name}] {msg}"));
-        }
-    }
-
-    fn finish(self) {
-        assert!(
-            self.failures.is_empty(),
-            "{} walkthrough step(s) differ from Kafka 2.4.1:\n{}",
-            self.failures.len(),
-            self.failures.join("\n")
-        );
-    }
-}
-
 fn step(name: &str, start: Instant) {
     eprintln!(
         "[walkthrough {:>5.1}s] {name}",
@@ -263,7 +235,7 @@ fn walkthrough(via: TopicsVia) {
     let ok = |o: &Out| assert_eq!(o.code, 0, "{o:?}");
     // Output comparisons are collected so one run tells every step that differs; what later
     // steps build on (the topic, its partitions, the produced lines) is asserted at once.
-    let mut steps = Cases::default();
+    let mut steps = Cases::new("walkthrough step(s) differ from Kafka 2.4.1");
 
     // 1. Create.
     let o = s.topics(

@@ -123,3 +123,41 @@ fn spawn_and_wait(mut cmd: Command, stdin: Option<&str>) -> i32 {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// Runs every case of a test even when earlier ones fail, then fails with all of them, so one
+/// run tells every difference from upstream at once.
+pub struct Cases {
+    what: &'static str,
+    failures: Vec<String>,
+}
+
+impl Cases {
+    /// `what` names the cases in the final message ("case(s) differ from upstream").
+    pub fn new(what: &'static str) -> Cases {
+        Cases {
+            what,
+            failures: Vec::new(),
+        }
+    }
+
+    pub fn case(&mut self, name: &str, body: impl FnOnce()) {
+        if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "<non-string panic>".into());
+            self.failures.push(format!("[{name}] {msg}"));
+        }
+    }
+
+    pub fn finish(self) {
+        assert!(
+            self.failures.is_empty(),
+            "{} {}:\n{}",
+            self.failures.len(),
+            self.what,
+            self.failures.join("\n")
+        );
+    }
+}

@@ -214,6 +214,18 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
+/// `CommandLineUtils.parseKeyValueArgs`: `k=v` (split at the first `=`, so a value may
+/// contain `=`), a bare `k` is `k=""`.
+pub fn key_values(args: &[String]) -> BTreeMap<String, String> {
+    args.iter()
+        .filter(|a| !a.is_empty())
+        .map(|a| match a.split_once('=') {
+            Some((k, v)) => (k.to_owned(), v.to_owned()),
+            None => (a.clone(), String::new()),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use rand::Rng;
 use tokio::sync::watch;
 
-use super::args::{parse, Options, Spec, UsageError};
+use super::args::{key_values, parse, Options, Spec, UsageError};
 use super::consumer_perf::java_date;
 use super::version_string;
 use crate::kclient::consumer::{
@@ -57,17 +57,6 @@ const SPECS: &[Spec] = &[
 /// `printUsageAndDie`: message and option table on stderr, exit 1.
 fn usage(msg: impl Into<String>) -> UsageError {
     UsageError::usage(msg)
-}
-
-/// `CommandLineUtils.parseKeyValueArgs`: `k=v` (split at the first `=`), a bare `k` is "".
-pub fn key_values(args: &[String]) -> BTreeMap<String, String> {
-    args.iter()
-        .filter(|a| !a.is_empty())
-        .map(|a| match a.split_once('=') {
-            Some((k, v)) => (k.to_owned(), v.to_owned()),
-            None => (a.clone(), String::new()),
-        })
-        .collect()
 }
 
 /// `Utils.loadProps`.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::args::{parse, Options, Spec, UsageError};
+use super::args::{key_values, parse, Options, Spec, UsageError};
 use super::{print_usage_error, version_string};
 use crate::kclient::producer::{
     Callback, ConfigError, Producer, ProducerConfig, ProducerRecord, SendError,
@@ -73,17 +73,6 @@ pub fn log_time() -> String {
 /// A line as Kafka's tools-log4j.properties lays it out on stderr.
 pub fn log(level: &str, msg: &str, class: &str) {
     eprintln!("[{}] {level} {msg} ({class})", log_time());
-}
-
-/// `CommandLineUtils.parseKeyValueArgs`: `k=v` (a value may contain `=`), `k` alone is `k=`.
-pub fn key_values(args: &[String]) -> BTreeMap<String, String> {
-    args.iter()
-        .filter(|a| !a.is_empty())
-        .map(|a| match a.split_once('=') {
-            Some((k, v)) => (k.to_owned(), v.to_owned()),
-            None => (a.clone(), String::new()),
-        })
-        .collect()
 }
 
 /// Loads a Java properties file as `Utils.loadProps` does.

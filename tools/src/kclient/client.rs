@@ -14,6 +14,23 @@ use kafka_protocol::protocol::{Decodable, Request, StrBytes};
 use super::error::ClientError;
 use super::versions::{client_versions, pick};
 
+/// A Metadata request for `topics` (None: every topic), letting the broker create missing
+/// ones when `auto_create` (what Kafka's producer and consumer ask for).
+pub fn metadata_request(topics: Option<&[String]>, auto_create: bool) -> MetadataRequest {
+    let mut req = MetadataRequest::default();
+    req.allow_auto_topic_creation = auto_create;
+    req.topics = topics.map(|ts| {
+        ts.iter()
+            .map(|t| {
+                let mut mt = MetadataRequestTopic::default();
+                mt.name = Some(TopicName(StrBytes::from_string(t.clone())));
+                mt
+            })
+            .collect()
+    });
+    req
+}
+
 /// What a tool's client needs to know.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
@@ -261,17 +278,7 @@ impl KafkaClient {
         &mut self,
         topics: Option<&[String]>,
     ) -> Result<Vec<TopicInfo>, ClientError> {
-        let mut req = MetadataRequest::default();
-        req.allow_auto_topic_creation = false;
-        req.topics = topics.map(|ts| {
-            ts.iter()
-                .map(|t| {
-                    let mut mt = MetadataRequestTopic::default();
-                    mt.name = Some(TopicName(StrBytes::from_string(t.clone())));
-                    mt
-                })
-                .collect()
-        });
+        let req = metadata_request(topics, false);
         let (resp, _) = self.send_any(&req, None).await?;
         Ok(self.absorb_metadata(resp))
     }

@@ -17,8 +17,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
-use kafka_protocol::messages::{FetchRequest, MetadataRequest, TopicName};
+use kafka_protocol::messages::{FetchRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{RecordBatchDecoder, TimestampType};
 use tokio::sync::watch;
@@ -26,7 +25,7 @@ use tokio::sync::watch;
 use super::assignor::Assignment;
 use super::group::{GroupMember, GroupTimeouts, Membership};
 use super::offsets::{EARLIEST, LATEST};
-use super::{error_name, ClientConfig, ClientError, KafkaClient};
+use super::{error_name, metadata_request, ClientConfig, ClientError, KafkaClient};
 
 /// A failed consumer operation.
 #[derive(Debug, thiserror::Error)]
@@ -563,18 +562,7 @@ impl Consumer {
         if !self.cfg.allow_auto_create_topics || missing.is_empty() {
             return;
         }
-        let mut req = MetadataRequest::default();
-        req.allow_auto_topic_creation = true;
-        req.topics = Some(
-            missing
-                .iter()
-                .map(|t| {
-                    let mut mt = MetadataRequestTopic::default();
-                    mt.name = Some(TopicName(StrBytes::from_string(t.clone())));
-                    mt
-                })
-                .collect(),
-        );
+        let req = metadata_request(Some(missing), true);
         let _ = self.client.send_any(&req, None).await;
     }
 

@@ -15,6 +15,6 @@ pub mod offsets;
 pub mod producer;
 mod versions;
 
-pub use client::{ClientConfig, KafkaClient, PartitionInfo, TopicInfo};
+pub use client::{metadata_request, ClientConfig, KafkaClient, PartitionInfo, TopicInfo};
 pub use error::{error_name, ClientError};
 pub use versions::client_versions;

@@ -15,11 +15,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, ProduceRequest,
-    ProduceResponse, RequestHeader, ResponseHeader, TopicName,
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, ProduceRequest, ProduceResponse,
+    RequestHeader, ResponseHeader, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use kafka_protocol::records::{
@@ -30,7 +29,7 @@ use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
-use super::{client_versions, error_name, ClientConfig, KafkaClient};
+use super::{client_versions, error_name, metadata_request, ClientConfig, KafkaClient};
 
 // ---------------------------------------------------------------------------------------
 // Configuration
@@ -1026,18 +1025,7 @@ async fn refresh_metadata(shared: &Arc<Shared>, client: &mut Option<KafkaClient>
     let Some(c) = client.as_mut() else {
         return;
     };
-    let mut req = MetadataRequest::default();
-    req.allow_auto_topic_creation = true;
-    req.topics = Some(
-        topics
-            .iter()
-            .map(|t| {
-                let mut mt = MetadataRequestTopic::default();
-                mt.name = Some(TopicName(StrBytes::from_string(t.clone())));
-                mt
-            })
-            .collect(),
-    );
+    let req = metadata_request(Some(&topics[..]), true);
     let resp = match c.send_any(&req, None).await {
         Ok((resp, _)) => resp,
         Err(e) => {
