@@ -1,4 +1,5 @@
-//! Placeholder while the perf tools are being written: they answer that they are not built yet.
+//! The perf tools' entry points: kafka-producer-perf-test (`producer_perf`) and
+//! kafka-consumer-perf-test (`consumer_perf`).
 
 pub fn producer_main(args: &[String]) -> i32 {
     super::producer_perf::main(args)
