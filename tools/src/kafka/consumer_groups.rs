@@ -635,23 +635,14 @@ pub fn main(args: &[String]) -> i32 {
     }
 }
 
-/// A Java properties file's `key=value` / `key: value` lines.
+/// A Java properties file (`Utils.loadProps`), parsed by the broker's properties reader.
 fn load_props(path: &str) -> Result<BTreeMap<String, String>, String> {
     let text = std::fs::read_to_string(path).map_err(|_| {
         format!("java.io.FileNotFoundException: {path} (No such file or directory)")
     })?;
-    let mut out = BTreeMap::new();
-    for line in text.lines() {
-        let l = line.trim_start();
-        if l.is_empty() || l.starts_with('#') || l.starts_with('!') {
-            continue;
-        }
-        let cut = l.find(['=', ':']).unwrap_or(l.len());
-        let key = l[..cut].trim().to_owned();
-        let value = l.get(cut + 1..).unwrap_or("").trim().to_owned();
-        out.insert(key, value);
-    }
-    Ok(out)
+    broker::config::parse_properties(&text)
+        .map(|v| v.into_iter().collect())
+        .map_err(|e| format!("java.lang.IllegalArgumentException: {e}"))
 }
 
 async fn run(client: &mut KafkaClient, o: &Options) -> Result<(), Fail> {

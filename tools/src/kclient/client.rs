@@ -187,6 +187,13 @@ impl KafkaClient {
             })
     }
 
+    /// The version of `R` this client and broker `node` share (from the connection's
+    /// ApiVersions, asked once per connection), for callers whose request fields depend on it.
+    pub async fn version_for_node<R: Request>(&mut self, node: i32) -> Result<i16, ClientError> {
+        let addr = self.node_addr(node).await?;
+        self.version_for::<R>(&addr).await
+    }
+
     /// Sends `req` to the broker at `addr` at the negotiated version; returns the response
     /// and the version used (fields differ by version). A failed connection is dropped so
     /// that the next request reconnects.

@@ -4,7 +4,7 @@
 //! OffsetCommit with the generation and member id, LeaveGroup. Requests are built for the
 //! version the coordinator negotiates, since fields differ by version.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
@@ -14,13 +14,13 @@ use kafka_protocol::messages::offset_commit_request::{
 };
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::{
-    ApiVersionsRequest, GroupId, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest,
-    OffsetCommitRequest, SyncGroupRequest, TopicName,
+    GroupId, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, OffsetCommitRequest,
+    SyncGroupRequest, TopicName,
 };
-use kafka_protocol::protocol::{Request, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 
 use super::assignor::{self, Assignment, Subscription, PROTOCOL_TYPE, RANGE};
-use super::{client_versions, ClientError, KafkaClient};
+use super::{ClientError, KafkaClient};
 
 /// Error codes of the group protocol this member reacts to.
 pub mod codes {
@@ -62,8 +62,6 @@ pub struct GroupMember {
     member_id: String,
     generation: i32,
     coordinator: Option<i32>,
-    /// Negotiated version per (node, api key).
-    versions: HashMap<(i32, i16), i16>,
 }
 
 impl GroupMember {
@@ -74,7 +72,6 @@ impl GroupMember {
             member_id: String::new(),
             generation: -1,
             coordinator: None,
-            versions: HashMap::new(),
         }
     }
 
@@ -113,36 +110,6 @@ impl GroupMember {
         Ok(c)
     }
 
-    /// The version of `R` the coordinator and this client share (asked once per node).
-    async fn version<R: Request>(
-        &mut self,
-        client: &mut KafkaClient,
-        node: i32,
-    ) -> Result<i16, ClientError> {
-        if let Some(v) = self.versions.get(&(node, R::KEY)) {
-            return Ok(*v);
-        }
-        let (resp, _) = client
-            .send_to_node(node, &ApiVersionsRequest::default(), None)
-            .await?;
-        let api = kafka_protocol::messages::ApiKey::try_from(R::KEY)
-            .map_err(|_| ClientError::Other(format!("unknown api key {}", R::KEY)))?;
-        let ours = client_versions(api)
-            .ok_or_else(|| ClientError::Other(format!("{api:?} is not a client API")))?;
-        let theirs = resp
-            .api_keys
-            .iter()
-            .find(|k| k.api_key == R::KEY)
-            .map(|k| (k.min_version, k.max_version));
-        let v = theirs
-            .map(|(lo, hi)| (lo.max(ours.0), hi.min(ours.1)))
-            .filter(|(lo, hi)| lo <= hi)
-            .map(|(_, hi)| hi)
-            .ok_or_else(|| ClientError::Other(format!("broker {node} does not support {api:?}")))?;
-        self.versions.insert((node, R::KEY), v);
-        Ok(v)
-    }
-
     /// Forgets the coordinator after a failure that suggests it moved or died.
     fn coordinator_failed(&mut self, e: &ClientError) {
         if matches!(e, ClientError::Broker(_)) {
@@ -171,7 +138,7 @@ impl GroupMember {
             p.name = StrBytes::from_static_str(RANGE);
             p.metadata = metadata.clone();
             req.protocols = vec![p];
-            let version = self.version::<JoinGroupRequest>(client, node).await?;
+            let version = client.version_for_node::<JoinGroupRequest>(node).await?;
             if version >= 1 {
                 req.rebalance_timeout_ms = self.timeouts.rebalance.as_millis() as i32;
             }
@@ -291,7 +258,7 @@ impl GroupMember {
         req.generation_id = self.generation;
         req.member_id = StrBytes::from_string(self.member_id.clone());
         req.assignments = assignments;
-        if self.version::<SyncGroupRequest>(client, node).await? >= 5 {
+        if client.version_for_node::<SyncGroupRequest>(node).await? >= 5 {
             req.protocol_type = Some(StrBytes::from_static_str(PROTOCOL_TYPE));
             req.protocol_name = Some(StrBytes::from_static_str(RANGE));
         }
@@ -445,7 +412,7 @@ impl GroupMember {
         let Some(node) = self.coordinator else {
             return;
         };
-        let Ok(version) = self.version::<LeaveGroupRequest>(client, node).await else {
+        let Ok(version) = client.version_for_node::<LeaveGroupRequest>(node).await else {
             return;
         };
         let mut req = LeaveGroupRequest::default();

@@ -29,6 +29,7 @@ use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
+use super::versions::pick;
 use super::{client_versions, error_name, metadata_request, ClientConfig, KafkaClient};
 
 // ---------------------------------------------------------------------------------------
@@ -1257,12 +1258,8 @@ async fn open(cfg: &ProducerConfig, addr: &str) -> Result<(TcpStream, i16), Stri
         .find(|k| k.api_key == ApiKey::Produce as i16)
         .map(|k| (k.min_version, k.max_version))
         .ok_or_else(|| format!("broker {addr} does not support Produce"))?;
-    let v = hi.min(theirs.1);
-    if v < lo.max(theirs.0) {
-        return Err(format!(
-            "broker {addr} does not support Produce versions {lo}..={hi}"
-        ));
-    }
+    let v = pick((lo, hi), theirs)
+        .ok_or_else(|| format!("broker {addr} does not support Produce versions {lo}..={hi}"))?;
     Ok((stream, v))
 }
 
